@@ -1,0 +1,109 @@
+//! Conversions between image files, 8-bit images and the [-1, 1] CHW floats the networks see.
+
+use std::path::{Path, PathBuf};
+
+use image::{ImageReader, Rgb, RgbImage};
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+
+/// Extensions the datasets and `translate` accept.
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
+
+pub fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The image files directly in `dir`, sorted by name (the official `make_dataset` order).
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image_file(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Decodes a whole file as 8-bit RGB; a truncated or foreign file is an error naming it.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bad = |reason: String| Error::BadImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let reader = ImageReader::open(path)
+        .map_err(|e| bad(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?;
+    let image = reader.decode().map_err(|e| bad(e.to_string()))?;
+    Ok(image.to_rgb8())
+}
+
+/// Splits an A|B file at int(width / 2), as the official aligned dataset does.
+pub fn split_pair(image: &RgbImage) -> (RgbImage, RgbImage) {
+    let half = image.width() / 2;
+    let a = image::imageops::crop_imm(image, 0, 0, half, image.height()).to_image();
+    let b =
+        image::imageops::crop_imm(image, half, 0, image.width() - half, image.height()).to_image();
+    (a, b)
+}
+
+/// PIL's `convert('L')` (ITU-R 601-2 luma), which the official code uses for 1-channel sides.
+fn luma(pixel: &Rgb<u8>) -> f32 {
+    let [r, g, b] = pixel.0;
+    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as f32
+}
+
+/// CHW floats in [-1, 1] ((x / 255 - 0.5) / 0.5) with 3 channels, or 1 channel of luma.
+pub fn to_chw(image: &RgbImage, channels: usize) -> Vec<f32> {
+    let (w, h) = image.dimensions();
+    let plane = (w * h) as usize;
+    let scale = |v: f32| v / 127.5 - 1.0;
+    let mut out = vec![0.0; plane * channels];
+    for (i, pixel) in image.pixels().enumerate() {
+        if channels == 1 {
+            out[i] = scale(luma(pixel));
+        } else {
+            for c in 0..3 {
+                out[c * plane + i] = scale(pixel.0[c] as f32);
+            }
+        }
+    }
+    out
+}
+
+/// The official `tensor2im`: (x + 1) / 2 * 255, one channel shown as gray.
+pub fn from_chw(data: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
+    let plane = height * width;
+    let to_u8 = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) / 2.0 * 255.0) as u8;
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let i = y as usize * width + x as usize;
+        if channels == 1 {
+            let v = to_u8(data[i]);
+            Rgb([v, v, v])
+        } else {
+            Rgb([
+                to_u8(data[i]),
+                to_u8(data[plane + i]),
+                to_u8(data[2 * plane + i]),
+            ])
+        }
+    })
+}
+
+/// Writes a PNG atomically (temporary file, then rename).
+pub fn save_png(image: &RgbImage, path: &Path, option: &'static str) -> Result<()> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encoding a PNG into memory cannot fail");
+    write_atomic(path, &bytes, option)
+}

@@ -1,0 +1,130 @@
+//! `pix2pix translate`: G applied to plain images (no B side) of any size. Each image is padded by
+//! reflection to the generator's size multiple, translated, and cropped back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::ops::PadMode;
+use image::RgbImage;
+
+use super::LoadedGenerator;
+use crate::data::image::{is_image_file, list_images, load_rgb, save_png, to_chw};
+use crate::error::{Error, Result};
+use crate::train::first_image;
+
+/// Translates one image.
+pub fn translate_image(loaded: &LoadedGenerator, image: &RgbImage, device: &Device) -> RgbImage {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let channels = loaded.model.input_nc;
+    let input = Tensor::<4>::from_data(
+        TensorData::new(to_chw(image, channels), [1, channels, height, width]),
+        device,
+    );
+    let multiple = loaded.model.net_g.size_multiple();
+    let padded = pad_to_multiple(input, multiple);
+    let output = loaded
+        .generator
+        .forward(padded)
+        .slice(s![.., .., 0..height, 0..width]);
+    first_image(output)
+}
+
+/// Pads bottom and right by reflection so both sides are multiples of `multiple`. Reflection
+/// cannot reach further than the side minus one, so large pads are done in rounds.
+fn pad_to_multiple(mut x: Tensor<4>, multiple: usize) -> Tensor<4> {
+    loop {
+        let [_, _, h, w] = x.dims();
+        let (need_h, need_w) = (
+            h.next_multiple_of(multiple) - h,
+            w.next_multiple_of(multiple) - w,
+        );
+        if need_h == 0 && need_w == 0 {
+            return x;
+        }
+        let (ph, pw) = (need_h.min(h - 1), need_w.min(w - 1));
+        x = if ph == 0 && pw == 0 {
+            // A side of one pixel cannot be reflected: repeat its edge.
+            x.pad((0, need_w, 0, need_h), PadMode::Edge)
+        } else {
+            x.pad((0, pw, 0, ph), PadMode::Reflect)
+        };
+    }
+}
+
+/// The image files named by `inputs` (files, or folders whose images are taken in name order).
+pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            files.extend(list_images(input)?);
+        } else if input.is_file() {
+            if !is_image_file(input) {
+                return Err(Error::BadImage {
+                    path: input.clone(),
+                    reason: "not a .png, .jpg, .jpeg, .webp or .bmp file".into(),
+                });
+            }
+            files.push(input.clone());
+        } else {
+            return Err(Error::Io {
+                path: input.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+            });
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "INPUT",
+            reason: "no images found in the given files and folders".into(),
+        });
+    }
+    Ok(files)
+}
+
+/// Translates every input into `<output>/<stem>.png`, returning the written paths.
+pub fn translate_files(
+    loaded: &LoadedGenerator,
+    inputs: &[PathBuf],
+    output: &Path,
+    device: &Device,
+    mut on_done: impl FnMut(&Path),
+) -> Result<Vec<PathBuf>> {
+    let files = collect_inputs(inputs)?;
+    let mut targets: HashMap<PathBuf, &Path> = HashMap::new();
+    for file in &files {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+        let target = output.join(format!("{stem}.png"));
+        if let Some(other) = targets.insert(target.clone(), file) {
+            return Err(Error::InvalidOption {
+                option: "--output",
+                reason: format!(
+                    "{} and {} would both be written to {}: translate them into separate folders",
+                    other.display(),
+                    file.display(),
+                    target.display()
+                ),
+            });
+        }
+        if target.canonicalize().ok() == file.canonicalize().ok() {
+            return Err(Error::InvalidOption {
+                option: "--output",
+                reason: format!(
+                    "writing {} would overwrite the input: choose another --output folder",
+                    target.display()
+                ),
+            });
+        }
+    }
+    let mut written = Vec::with_capacity(files.len());
+    for file in &files {
+        let image = load_rgb(file)?;
+        let translated = translate_image(loaded, &image, device);
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+        let target = output.join(format!("{stem}.png"));
+        save_png(&translated, &target, "--output")?;
+        on_done(&target);
+        written.push(target);
+    }
+    Ok(written)
+}

@@ -1,0 +1,134 @@
+//! The pix2pix objective: the GAN loss in its three official modes, the L1 term, and the WGAN-GP
+//! gradient penalty.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// `--gan_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GanMode {
+    /// Binary cross-entropy on logits (the pix2pix paper).
+    #[default]
+    Vanilla,
+    /// Least squares towards 1 (real) and 0 (fake).
+    Lsgan,
+    /// Wasserstein: -mean for real, +mean for fake; D also gets a gradient penalty.
+    Wgangp,
+}
+
+impl fmt::Display for GanMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GanMode::Vanilla => "vanilla",
+            GanMode::Lsgan => "lsgan",
+            GanMode::Wgangp => "wgangp",
+        })
+    }
+}
+
+impl FromStr for GanMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vanilla" => Ok(GanMode::Vanilla),
+            "lsgan" => Ok(GanMode::Lsgan),
+            "wgangp" => Ok(GanMode::Wgangp),
+            other => Err(format!(
+                "unknown gan mode '{other}': use vanilla, lsgan or wgangp"
+            )),
+        }
+    }
+}
+
+impl GanMode {
+    /// The loss of D's logits `prediction` against the label real (`target_is_real`) or fake.
+    pub fn loss(self, prediction: Tensor<4>, target_is_real: bool) -> Tensor<1> {
+        let target = if target_is_real { 1.0 } else { 0.0 };
+        match self {
+            GanMode::Vanilla => bce_with_logits(prediction, target),
+            GanMode::Lsgan => prediction.sub_scalar(target).square().mean(),
+            GanMode::Wgangp if target_is_real => prediction.mean().neg(),
+            GanMode::Wgangp => prediction.mean(),
+        }
+    }
+}
+
+/// Mean binary cross-entropy of logits against a constant label, in the stable form
+/// max(x, 0) - x t + log(1 + exp(-|x|)) that PyTorch's BCEWithLogitsLoss uses.
+pub fn bce_with_logits(logits: Tensor<4>, target: f64) -> Tensor<1> {
+    let softplus_neg_abs = logits.clone().abs().neg().exp().log1p();
+    (relu(logits.clone()) - logits.mul_scalar(target) + softplus_neg_abs).mean()
+}
+
+/// Mean absolute difference (PyTorch's L1Loss).
+pub fn l1(prediction: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    (prediction - target).abs().mean()
+}
+
+/// The official gradient penalty's weight (lambda_gp).
+pub const GRADIENT_PENALTY_WEIGHT: f64 = 10.0;
+
+/// Step of the central difference in [`gradient_penalty`], in image units ([-1, 1] range).
+const PENALTY_STEP: f64 = 1e-2;
+
+/// WGAN-GP's penalty lambda * mean((||grad_x D(x)|| - 1)^2) at random interpolates x of `real`
+/// and `fake` (D inputs, one mixing weight per sample), as the official `cal_gradient_penalty`.
+///
+/// Burn differentiates only to first order, so the penalty cannot be differentiated through the
+/// input gradient itself. It is computed exactly to second order instead: with g the (detached)
+/// input gradient and u = g / ||g||, the directional derivative of D along u equals ||g||, and its
+/// derivative with respect to D's weights equals that of ||g|| (u fixed at its value is exact to
+/// first order). The directional derivative is taken by a central difference, error O(step^2).
+pub fn gradient_penalty(
+    discriminator: impl Fn(Tensor<4>) -> Tensor<4>,
+    real: Tensor<4>,
+    fake: Tensor<4>,
+) -> Tensor<1> {
+    let [batch, channels, height, width] = real.dims();
+    let device = real.device();
+    let alpha = Tensor::<4>::random([batch, 1, 1, 1], Distribution::Default, &device);
+    let interpolates =
+        (real.detach() * alpha.clone() + fake.detach() * alpha.neg().add_scalar(1.0)).detach();
+
+    let probe = interpolates.clone().require_grad();
+    let grads = per_sample_sum(discriminator(probe.clone()))
+        .sum()
+        .backward();
+    let gradient = probe
+        .grad(&grads)
+        .expect("the D input is tracked")
+        .reshape([batch, channels * height * width]);
+    let norm = gradient
+        .clone()
+        .square()
+        .sum_dim(1)
+        .sqrt()
+        .add_scalar(1e-16);
+    let direction =
+        Tensor::<4>::from_inner((gradient / norm).reshape([batch, channels, height, width]))
+            .to_device(&device)
+            .mul_scalar(PENALTY_STEP);
+
+    let ahead = per_sample_sum(discriminator(interpolates.clone() + direction.clone()));
+    let behind = per_sample_sum(discriminator(interpolates - direction));
+    let slope = (ahead - behind).div_scalar(2.0 * PENALTY_STEP);
+    slope
+        .sub_scalar(1.0)
+        .square()
+        .mean()
+        .mul_scalar(GRADIENT_PENALTY_WEIGHT)
+}
+
+fn per_sample_sum(output: Tensor<4>) -> Tensor<1> {
+    let [batch, ..] = output.dims();
+    output
+        .reshape([batch as i64, -1])
+        .sum_dim(1)
+        .reshape([batch])
+}

@@ -1,0 +1,260 @@
+//! The networks of pix2pix: generators (U-Net, ResNet), PatchGAN discriminators, and the options
+//! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
+
+pub mod init;
+pub mod norm;
+pub mod patchgan;
+pub mod resnet;
+pub mod unet;
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use init::{InitOptions, InitType};
+pub use norm::NormKind;
+pub use patchgan::{NLayerDiscriminatorConfig, PatchDiscriminator, PixelDiscriminatorConfig};
+pub use resnet::{Resnet, ResnetConfig};
+pub use unet::{Unet, UnetConfig};
+
+/// `--netG`: `unet_<N>` (N a power of two >= 32, log2(N) downsamplings) or `resnet_<n>blocks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum GeneratorArch {
+    Unet { num_downs: usize },
+    Resnet { n_blocks: usize },
+}
+
+impl Default for GeneratorArch {
+    fn default() -> Self {
+        GeneratorArch::Unet { num_downs: 8 }
+    }
+}
+
+impl fmt::Display for GeneratorArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GeneratorArch::Unet { num_downs } => write!(f, "unet_{}", 1usize << num_downs),
+            GeneratorArch::Resnet { n_blocks } => write!(f, "resnet_{n_blocks}blocks"),
+        }
+    }
+}
+
+impl FromStr for GeneratorArch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || {
+            format!(
+                "unknown generator '{s}': use unet_<N> with N a power of two >= 32 \
+                 (unet_256, unet_128, unet_64, unet_32) or resnet_9blocks / resnet_6blocks"
+            )
+        };
+        if let Some(size) = s.strip_prefix("unet_") {
+            let size: usize = size.parse().map_err(|_| invalid())?;
+            if !size.is_power_of_two() || size < (1 << UnetConfig::MIN_DOWNS) {
+                return Err(invalid());
+            }
+            return Ok(GeneratorArch::Unet {
+                num_downs: size.trailing_zeros() as usize,
+            });
+        }
+        if let Some(blocks) = s
+            .strip_prefix("resnet_")
+            .and_then(|rest| rest.strip_suffix("blocks"))
+        {
+            let n_blocks = blocks.parse().map_err(|_| invalid())?;
+            return Ok(GeneratorArch::Resnet { n_blocks });
+        }
+        Err(invalid())
+    }
+}
+
+impl TryFrom<String> for GeneratorArch {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<GeneratorArch> for String {
+    fn from(arch: GeneratorArch) -> String {
+        arch.to_string()
+    }
+}
+
+impl GeneratorArch {
+    /// Image sides must be multiples of this.
+    pub fn size_multiple(self) -> usize {
+        match self {
+            GeneratorArch::Unet { num_downs } => 1 << num_downs,
+            GeneratorArch::Resnet { .. } => 4,
+        }
+    }
+}
+
+/// `--netD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscriminatorArch {
+    /// The 70x70 PatchGAN (n_layers 3).
+    #[default]
+    Basic,
+    /// A PatchGAN with `--n_layers_D` layers.
+    NLayers,
+    /// The 1x1 PixelGAN.
+    Pixel,
+}
+
+impl fmt::Display for DiscriminatorArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DiscriminatorArch::Basic => "basic",
+            DiscriminatorArch::NLayers => "n_layers",
+            DiscriminatorArch::Pixel => "pixel",
+        })
+    }
+}
+
+impl FromStr for DiscriminatorArch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "basic" => Ok(DiscriminatorArch::Basic),
+            "n_layers" => Ok(DiscriminatorArch::NLayers),
+            "pixel" => Ok(DiscriminatorArch::Pixel),
+            other => Err(format!(
+                "unknown discriminator '{other}': use basic, n_layers or pixel"
+            )),
+        }
+    }
+}
+
+/// Everything that decides the shapes and initial values of G and D.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelOptions {
+    pub input_nc: usize,
+    pub output_nc: usize,
+    pub ngf: usize,
+    pub ndf: usize,
+    pub net_g: GeneratorArch,
+    pub net_d: DiscriminatorArch,
+    pub n_layers_d: usize,
+    pub norm: NormKind,
+    pub dropout: bool,
+    pub init: InitOptions,
+    /// D sees concat(A, B) (pix2pix's conditional GAN); false: only B (the paper's ablation).
+    pub conditional_d: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            input_nc: 3,
+            output_nc: 3,
+            ngf: 64,
+            ndf: 64,
+            net_g: GeneratorArch::default(),
+            net_d: DiscriminatorArch::default(),
+            n_layers_d: 3,
+            norm: NormKind::Batch,
+            dropout: true,
+            init: InitOptions::default(),
+            conditional_d: true,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// Channels the discriminator sees.
+    pub fn discriminator_input_nc(&self) -> usize {
+        if self.conditional_d {
+            self.input_nc + self.output_nc
+        } else {
+            self.output_nc
+        }
+    }
+
+    pub fn generator(&self, device: &Device) -> Generator {
+        match self.net_g {
+            GeneratorArch::Unet { num_downs } => Generator::Unet(
+                UnetConfig::new(self.input_nc, self.output_nc, num_downs)
+                    .with_ngf(self.ngf)
+                    .with_norm(self.norm)
+                    .with_use_dropout(self.dropout)
+                    .init(&self.init, device),
+            ),
+            GeneratorArch::Resnet { n_blocks } => Generator::Resnet(
+                ResnetConfig::new(self.input_nc, self.output_nc, n_blocks)
+                    .with_ngf(self.ngf)
+                    .with_norm(self.norm)
+                    .with_use_dropout(self.dropout)
+                    .init(&self.init, device),
+            ),
+        }
+    }
+
+    pub fn discriminator(&self, device: &Device) -> PatchDiscriminator {
+        let input_nc = self.discriminator_input_nc();
+        let n_layers = match self.net_d {
+            DiscriminatorArch::Basic => 3,
+            DiscriminatorArch::NLayers => self.n_layers_d,
+            DiscriminatorArch::Pixel => {
+                return PixelDiscriminatorConfig::new(input_nc)
+                    .with_ndf(self.ndf)
+                    .with_norm(self.norm)
+                    .init(&self.init, device);
+            }
+        };
+        NLayerDiscriminatorConfig::new(input_nc)
+            .with_ndf(self.ndf)
+            .with_n_layers(n_layers)
+            .with_norm(self.norm)
+            .init(&self.init, device)
+    }
+}
+
+/// A generator of either family.
+#[derive(Module, Debug)]
+pub enum Generator {
+    Unet(Unet),
+    Resnet(Resnet),
+}
+
+impl Generator {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Generator::Unet(g) => g.forward(x),
+            Generator::Resnet(g) => g.forward(x),
+        }
+    }
+}
+
+/// Learnable parameters, as PyTorch counts them (batch-norm running statistics excluded).
+pub fn parameter_count<M: Module>(module: &M) -> usize {
+    /// Counts float tensors, skipping those under a `running_*` field.
+    #[derive(Default)]
+    struct Counter {
+        path: Vec<String>,
+        count: usize,
+    }
+    impl ModuleVisitor for Counter {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let buffer = self.path.last().is_some_and(|n| n.starts_with("running_"));
+            if !buffer {
+                self.count += param.lazy_shape().num_elements();
+            }
+        }
+    }
+    let mut counter = Counter::default();
+    module.visit(&mut counter);
+    counter.count
+}

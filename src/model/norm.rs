@@ -1,0 +1,189 @@
+//! Normalisation and dropout layers with the official pix2pix semantics.
+//!
+//! Burn's own `BatchNorm` and `Dropout` fall back to inference behaviour whenever the input is not
+//! on an autodiff device. pix2pix runs the generator at test time exactly as in training (batch
+//! statistics, dropout on; see the paper and the official `test.py`), so these layers decide by
+//! their training flag alone: [`Module::valid`] switches them to running statistics and no dropout
+//! (the official `--eval`). Running statistics are only updated while training (autodiff device),
+//! with PyTorch's unbiased variance so that checkpoints match the official ones.
+
+use burn::module::{Flag, Module, Param, RunningState};
+use burn::nn::{InstanceNorm, InstanceNormConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::{Deserialize, Serialize};
+
+use super::init::InitOptions;
+
+/// Which normalisation layer the networks use (`--norm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    /// BatchNorm2d with affine parameters and running statistics (the pix2pix default).
+    #[default]
+    Batch,
+    /// InstanceNorm2d without affine parameters or running statistics.
+    Instance,
+    /// No normalisation.
+    None,
+}
+
+impl NormKind {
+    /// The official bias rule: a conv feeding a norm layer has a bias only with instance norm
+    /// (`use_bias = norm_layer == nn.InstanceNorm2d`, false for `none` too).
+    pub fn conv_bias(self) -> bool {
+        self == NormKind::Instance
+    }
+
+    /// The layer for `channels` features, or `None` for `--norm none`.
+    pub fn init(self, channels: usize, init: &InitOptions, device: &Device) -> Option<Norm> {
+        match self {
+            NormKind::Batch => Some(Norm::Batch(BatchNorm2d::new(channels, init, device))),
+            NormKind::Instance => Some(Norm::Instance(
+                InstanceNormConfig::new(channels)
+                    .with_affine(false)
+                    .init(device),
+            )),
+            NormKind::None => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NormKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NormKind::Batch => "batch",
+            NormKind::Instance => "instance",
+            NormKind::None => "none",
+        })
+    }
+}
+
+impl std::str::FromStr for NormKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "batch" => Ok(NormKind::Batch),
+            "instance" => Ok(NormKind::Instance),
+            "none" => Ok(NormKind::None),
+            other => Err(format!(
+                "unknown norm '{other}': use batch, instance or none"
+            )),
+        }
+    }
+}
+
+/// A normalisation layer of either kind.
+#[derive(Module, Debug)]
+pub enum Norm {
+    Batch(BatchNorm2d),
+    Instance(InstanceNorm),
+}
+
+impl Norm {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Norm::Batch(norm) => norm.forward(x),
+            Norm::Instance(norm) => norm.forward(x),
+        }
+    }
+}
+
+/// BatchNorm2d as in PyTorch (momentum 0.1, eps 1e-5), parameter names as in its state_dict.
+#[derive(Module, Debug)]
+pub struct BatchNorm2d {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub running_mean: RunningState<Tensor<1>>,
+    pub running_var: RunningState<Tensor<1>>,
+    pub training: Param<Flag>,
+}
+
+const BATCH_NORM_EPS: f64 = 1e-5;
+const BATCH_NORM_MOMENTUM: f64 = 0.1;
+
+impl BatchNorm2d {
+    /// Weight ~ N(1, gain) and bias 0, as the official `init_weights` does for every init type.
+    pub fn new(channels: usize, init: &InitOptions, device: &Device) -> Self {
+        let weight = Tensor::random([channels], Distribution::Normal(1.0, init.gain), device);
+        Self {
+            weight: Param::from_tensor(weight),
+            bias: Param::from_tensor(Tensor::zeros([channels], device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            training: Param::from_bool(true),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if !self.training.is_enabled() {
+            let device = x.device();
+            return burn::tensor::module::batch_norm(
+                x,
+                self.weight.val(),
+                self.bias.val(),
+                self.running_mean.value().to_device(&device),
+                self.running_var.value().to_device(&device),
+                BATCH_NORM_EPS,
+            );
+        }
+        let [batch, _, height, width] = x.dims();
+        let device = x.device();
+        let result = burn::tensor::module::batch_norm_train(
+            x,
+            self.weight.val(),
+            self.bias.val(),
+            BATCH_NORM_EPS,
+        );
+        if device.is_autodiff() {
+            let n = (batch * height * width) as f64;
+            let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+            let mean = self
+                .running_mean
+                .value_sync()
+                .to_device(&device)
+                .mul_scalar(1.0 - BATCH_NORM_MOMENTUM)
+                .add(result.mean.detach().mul_scalar(BATCH_NORM_MOMENTUM));
+            let var = self
+                .running_var
+                .value_sync()
+                .to_device(&device)
+                .mul_scalar(1.0 - BATCH_NORM_MOMENTUM)
+                .add(
+                    result
+                        .variance
+                        .detach()
+                        .mul_scalar(BATCH_NORM_MOMENTUM * unbiased),
+                );
+            self.running_mean.update(mean.detach());
+            self.running_var.update(var.detach());
+        }
+        result.output
+    }
+}
+
+/// Dropout(0.5) of the U-Net middle blocks and the ResNet blocks, active while the training flag
+/// is on, whatever the device (pix2pix's test-time noise).
+#[derive(Module, Debug)]
+pub struct Dropout {
+    pub prob: f64,
+    pub training: Param<Flag>,
+}
+
+impl Dropout {
+    pub fn new(prob: f64) -> Self {
+        Self {
+            prob,
+            training: Param::from_bool(true),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if !self.training.is_enabled() || self.prob == 0.0 {
+            return x;
+        }
+        let keep = 1.0 - self.prob;
+        let mask = x.random_like(Distribution::Bernoulli(keep));
+        (x * mask).div_scalar(keep)
+    }
+}

@@ -1,0 +1,434 @@
+//! The real binary: train, test, translate, info and demo on tiny data, and the errors users get
+//! for bad input (each names the file or option and the fix, and nothing is lost).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn pix2pix(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pix2pix"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "failed:\nstdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+fn fails_with(output: Output, needles: &[&str]) {
+    assert!(
+        !output.status.success(),
+        "should fail; stdout: {}",
+        stdout(&output)
+    );
+    let message = stderr(&output);
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "error lacks {needle:?}: {message}"
+        );
+    }
+    assert!(
+        !message.contains("panicked"),
+        "a panic instead of an error: {message}"
+    );
+}
+
+/// Official spellings of the flags, on a tiny network.
+const TINY: &[&str] = &[
+    "--netG",
+    "unet_32",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--load_size",
+    "32",
+    "--crop_size",
+    "32",
+];
+
+fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--dataroot",
+        "shapes",
+        "--name",
+        name,
+        "--n_epochs",
+        "1",
+        "--n_epochs_decay",
+        "1",
+        "--batch_size",
+        "2",
+        "--display_freq",
+        "4",
+    ];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    pix2pix(&args, dir)
+}
+
+#[test]
+fn train_test_translate_and_info_through_the_binary() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 4, 3);
+
+    ok(train_tiny(dir, "cli", &[]));
+    let run = dir.join("checkpoints/cli");
+    for file in [
+        "latest_net_G.bpk",
+        "latest_net_D.bpk",
+        "latest_optim_G.bpk",
+        "latest_optim_D.bpk",
+        "latest_state.json",
+        "train_opt.json",
+        "loss_log.jsonl",
+        "web/index.html",
+    ] {
+        assert!(run.join(file).is_file(), "{file} written");
+    }
+
+    // Test needs no architecture flags: they come from train_opt.json.
+    let out = ok(pix2pix(
+        &["test", "--dataroot", "shapes", "--name", "cli"],
+        dir,
+    ));
+    assert!(stdout(&out).contains("results page"));
+    let results = dir.join("results/cli/test_latest");
+    assert!(results.join("index.html").is_file());
+    for suffix in ["real_A", "fake_B", "real_B"] {
+        assert!(results.join(format!("images/0000_{suffix}.png")).is_file());
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["count"], 3);
+    for key in ["l1", "psnr", "ssim"] {
+        assert!(
+            metrics["mean"][key].is_number(),
+            "metrics.json has mean {key}"
+        );
+    }
+    let page = std::fs::read_to_string(results.join("index.html")).unwrap();
+    assert!(page.contains("images/0002_fake_B.png"));
+
+    // --eval and --num_test.
+    ok(pix2pix(
+        &[
+            "test",
+            "--dataroot",
+            "shapes",
+            "--name",
+            "cli",
+            "--eval",
+            "--num_test",
+            "1",
+            "--results-dir",
+            "eval",
+        ],
+        dir,
+    ));
+    let eval: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("eval/cli/test_latest/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (eval["count"].as_u64(), eval["eval"].as_bool()),
+        (Some(1), Some(true))
+    );
+
+    // Translate an odd-sized image (padded by reflection, cropped back) and a folder.
+    let odd = image::RgbImage::from_fn(45, 37, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 6) as u8, 90])
+    });
+    std::fs::create_dir_all(dir.join("inputs")).unwrap();
+    odd.save(dir.join("inputs/odd.png")).unwrap();
+    ok(pix2pix(
+        &["translate", "--name", "cli", "inputs", "--output", "out"],
+        dir,
+    ));
+    let translated = image::open(dir.join("out/odd.png")).unwrap();
+    assert_eq!((translated.width(), translated.height()), (45, 37));
+    ok(pix2pix(
+        &[
+            "translate",
+            "--checkpoint",
+            "checkpoints/cli/latest_net_G.bpk",
+            "inputs/odd.png",
+            "-o",
+            "out2",
+            "--eval",
+        ],
+        dir,
+    ));
+    assert!(dir.join("out2/odd.png").is_file());
+
+    let info = ok(pix2pix(&["info"], dir));
+    assert!(stdout(&info).contains("54,413,955"), "{}", stdout(&info));
+    assert!(stdout(&info).contains("2,768,705"));
+}
+
+#[test]
+fn continue_train_resumes_from_latest_and_keeps_the_options() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 2, 1);
+    ok(train_tiny(dir, "resume", &[]));
+    let state = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(dir.join("checkpoints/resume/latest_state.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(state(dir)["epoch"], 3);
+    // Starting again under the same name would overwrite the run: refused.
+    fails_with(
+        train_tiny(dir, "resume", &[]),
+        &["--continue_train", "nothing was overwritten"],
+    );
+    // Resume with more epochs; architecture comes from the saved options.
+    ok(pix2pix(
+        &[
+            "train",
+            "--name",
+            "resume",
+            "--continue_train",
+            "--n_epochs",
+            "2",
+            "--n_epochs_decay",
+            "1",
+            "--batch_size",
+            "2",
+        ],
+        dir,
+    ));
+    assert_eq!(state(dir)["epoch"], 4);
+    assert_eq!(state(dir)["total_iters"], 6);
+    // Contradicting the saved architecture is an error naming the flag.
+    fails_with(
+        pix2pix(
+            &[
+                "train",
+                "--name",
+                "resume",
+                "--continue_train",
+                "--netG",
+                "unet_64",
+            ],
+            dir,
+        ),
+        &["--netG", "unet_32", "unet_64"],
+    );
+}
+
+#[test]
+fn bad_datasets_give_errors_that_name_the_problem() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    fails_with(
+        train_tiny(dir, "x", &[]),
+        &["shapes/train", "does not exist", "--dataroot"],
+    );
+
+    std::fs::create_dir_all(dir.join("shapes/train")).unwrap();
+    fails_with(train_tiny(dir, "x", &[]), &["shapes/train", "holds no"]);
+
+    common::dataset(dir, 32, 2, 1);
+    std::fs::write(
+        dir.join("shapes/train/9999_broken.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
+    fails_with(
+        train_tiny(dir, "x", &[]),
+        &["9999_broken.png", "--skip_bad"],
+    );
+    let skipped = ok(train_tiny(dir, "skip", &["--skip_bad"]));
+    assert!(
+        stderr(&skipped).contains("9999_broken.png"),
+        "{}",
+        stderr(&skipped)
+    );
+    std::fs::remove_file(dir.join("shapes/train/9999_broken.png")).unwrap();
+
+    // A truncated image: the first half of a valid PNG.
+    let bytes = std::fs::read(dir.join("shapes/train/0000.png")).unwrap();
+    std::fs::write(dir.join("shapes/train/0001.png"), &bytes[..bytes.len() / 2]).unwrap();
+    fails_with(train_tiny(dir, "y", &[]), &["0001.png"]);
+}
+
+#[test]
+fn bad_options_give_errors_that_name_the_option() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 2, 1);
+    fails_with(
+        train_tiny(dir, "x", &["--crop_size", "48", "--load_size", "48"]),
+        &["--crop_size", "48", "32"],
+    );
+    fails_with(
+        train_tiny(dir, "x", &["--preprocess", "crop", "--crop_size", "64"]),
+        &["smaller than --crop_size 64"],
+    );
+    fails_with(
+        pix2pix(&["train", "--netG", "unet_100"], dir),
+        &["unet_100"],
+    );
+    std::fs::write(dir.join("blocker"), b"a file where a folder should be").unwrap();
+    fails_with(
+        train_tiny(dir, "x", &["--checkpoints_dir", "blocker/sub"]),
+        &["blocker/sub", "--checkpoints_dir"],
+    );
+    fails_with(
+        pix2pix(
+            &["test", "--dataroot", "shapes", "--name", "nothing_here"],
+            dir,
+        ),
+        &["nothing_here", "--name"],
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_architecture_says_which_options_differ() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 2, 1);
+    ok(train_tiny(dir, "arch", &["--n_epochs_decay", "0"]));
+    fails_with(
+        pix2pix(
+            &[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--name",
+                "arch",
+                "--netG",
+                "unet_64",
+                "--norm",
+                "instance",
+            ],
+            dir,
+        ),
+        &[
+            "--netG (checkpoint: unet_32, given: unet_64)",
+            "--norm (checkpoint: batch, given: instance)",
+        ],
+    );
+    // Without train_opt.json the flags decide, and a mismatch lists what does not fit.
+    let lone = dir.join("lone");
+    std::fs::create_dir_all(&lone).unwrap();
+    std::fs::copy(
+        dir.join("checkpoints/arch/latest_net_G.bpk"),
+        lone.join("latest_net_G.bpk"),
+    )
+    .unwrap();
+    fails_with(
+        pix2pix(
+            &[
+                "translate",
+                "--checkpoint",
+                "lone/latest_net_G.bpk",
+                "shapes/test",
+                "-o",
+                "o",
+            ],
+            dir,
+        ),
+        &["lone/latest_net_G.bpk", "--netG"],
+    );
+    ok(pix2pix(
+        &[
+            "translate",
+            "--checkpoint",
+            "lone/latest_net_G.bpk",
+            "--netG",
+            "unet_32",
+            "--ngf",
+            "8",
+            "shapes/test",
+            "-o",
+            "o",
+        ],
+        dir,
+    ));
+}
+
+#[test]
+fn nan_losses_stop_training_and_keep_the_last_good_checkpoint() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 4, 1);
+    ok(train_tiny(dir, "nan", &["--n_epochs_decay", "0"]));
+    let before = std::fs::read(dir.join("checkpoints/nan/latest_net_G.bpk")).unwrap();
+    let out = pix2pix(
+        &[
+            "train",
+            "--name",
+            "nan",
+            "--continue_train",
+            "--n_epochs",
+            "30",
+            "--lr",
+            "1e30",
+            "--batch_size",
+            "2",
+        ],
+        dir,
+    );
+    fails_with(out, &["NaN", "last checkpoint was kept", "--lr"]);
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("checkpoints/nan/latest_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["epoch"], 2);
+    let after = std::fs::read(dir.join("checkpoints/nan/latest_net_G.bpk")).unwrap();
+    assert!(before == after, "the last good checkpoint was overwritten");
+    ok(pix2pix(
+        &["test", "--dataroot", "shapes", "--name", "nan"],
+        dir,
+    ));
+}
+
+#[test]
+fn the_demo_runs_end_to_end_and_prints_the_results_page() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let out = ok(pix2pix(
+        &[
+            "demo",
+            "--dir",
+            "demo",
+            "--epochs",
+            "1",
+            "--size",
+            "32",
+            "--train-images",
+            "4",
+        ],
+        dir,
+    ));
+    let text = stdout(&out);
+    let page = text
+        .lines()
+        .find_map(|l| l.strip_prefix("results page: "))
+        .expect("the demo prints the page");
+    assert!(dir.join(page).is_file(), "{page}");
+}
