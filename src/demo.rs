@@ -27,6 +27,7 @@ pub struct DemoOptions {
     pub n_epochs: usize,
     pub n_epochs_decay: usize,
     pub ngf: usize,
+    pub batch_size: usize,
     pub seed: u64,
 }
 
@@ -37,9 +38,10 @@ impl Default for DemoOptions {
             size: 64,
             train_images: 200,
             test_images: 20,
-            n_epochs: 5,
-            n_epochs_decay: 5,
+            n_epochs: 8,
+            n_epochs_decay: 8,
             ngf: 32,
+            batch_size: 4,
             seed: 0,
         }
     }
@@ -79,6 +81,7 @@ impl DemoOptions {
                 n_epochs: self.n_epochs,
                 n_epochs_decay: self.n_epochs_decay,
                 seed: self.seed,
+                batch_size: self.batch_size,
                 display_freq: self.train_images,
                 print_freq: 50,
                 ..TrainOptions::default()

@@ -110,7 +110,7 @@ enum Command {
         #[arg(long, default_value = "pix2pix-demo")]
         dir: PathBuf,
         /// Epochs at the initial learning rate (the same number decay afterwards)
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 8)]
         epochs: usize,
         /// Side of the images (a power of two >= 32)
         #[arg(long, default_value_t = 64)]
