@@ -132,3 +132,96 @@ fn per_sample_sum(output: Tensor<4>) -> Tensor<1> {
         .sum_dim(1)
         .reshape([batch])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use burn::nn::conv::Conv2dConfig;
+
+    fn logits(values: [f32; 4]) -> Tensor<4> {
+        Tensor::<1>::from_floats(values, &Device::flex()).reshape([1, 1, 2, 2])
+    }
+
+    fn value(t: Tensor<1>) -> f64 {
+        t.into_scalar::<f32>() as f64
+    }
+
+    #[test]
+    fn vanilla_is_binary_cross_entropy_on_logits() {
+        let xs = [-2.0f32, 0.0, 0.5, 30.0];
+        let expected = |t: f64| {
+            xs.iter()
+                // -(t ln p + (1 - t) ln(1 - p)) with p = sigmoid(x) is ln(1 + e^x) - t x.
+                .map(|&x| (1.0 + (x as f64).exp()).ln() - t * x as f64)
+                .sum::<f64>()
+                / 4.0
+        };
+        assert!((value(GanMode::Vanilla.loss(logits(xs), true)) - expected(1.0)).abs() < 1e-5);
+        assert!((value(GanMode::Vanilla.loss(logits(xs), false)) - expected(0.0)).abs() < 1e-5);
+        // No overflow for large logits.
+        assert!(value(GanMode::Vanilla.loss(logits([1e4, -1e4, 0.0, 0.0]), true)).is_finite());
+    }
+
+    #[test]
+    fn lsgan_and_wgan_losses() {
+        let xs = [0.0f32, 1.0, 2.0, 3.0];
+        assert!(
+            (value(GanMode::Lsgan.loss(logits(xs), true)) - (1.0 + 0.0 + 1.0 + 4.0) / 4.0).abs()
+                < 1e-6
+        );
+        assert!((value(GanMode::Lsgan.loss(logits(xs), false)) - 14.0 / 4.0).abs() < 1e-6);
+        assert!((value(GanMode::Wgangp.loss(logits(xs), true)) + 1.5).abs() < 1e-6);
+        assert!((value(GanMode::Wgangp.loss(logits(xs), false)) - 1.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gradient_penalty_matches_the_analytic_value_and_trains_d() {
+        // For a linear D (one conv, no padding), grad_x sum(D(x)) is the same for every x and its
+        // norm is known: each input pixel collects the kernel weights of the windows covering it.
+        let device = Device::flex().autodiff();
+        let conv = Conv2dConfig::new([1, 1], [2, 2])
+            .with_bias(false)
+            .init(&device);
+        let w = Tensor::<1>::from_floats([0.5, -1.0, 2.0, 0.25], &device).reshape([1, 1, 2, 2]);
+        let conv = burn::nn::conv::Conv2d {
+            weight: burn::module::Param::from_tensor(w),
+            ..conv
+        };
+        // Input 1x1x3x3: the gradient at (i, j) is the sum of the weights at (i - a, j - b).
+        let k = [[0.5, -1.0], [2.0, 0.25]];
+        let mut squared = 0.0f64;
+        for i in 0..3i32 {
+            for j in 0..3i32 {
+                let mut g = 0.0;
+                for a in 0..2i32 {
+                    for b in 0..2i32 {
+                        let (oi, oj) = (i - a, j - b);
+                        if (0..2).contains(&oi) && (0..2).contains(&oj) {
+                            g += k[a as usize][b as usize];
+                        }
+                    }
+                }
+                squared += g * g;
+            }
+        }
+        let expected = GRADIENT_PENALTY_WEIGHT * (squared.sqrt() - 1.0).powi(2);
+        let real = Tensor::<4>::random([2, 1, 3, 3], Distribution::Default, &device);
+        let fake = Tensor::<4>::random([2, 1, 3, 3], Distribution::Default, &device);
+        let penalty = gradient_penalty(|x| conv.forward(x), real, fake);
+        let grads = penalty.clone().backward();
+        let got = penalty.into_scalar::<f32>() as f64;
+        assert!(
+            (got - expected).abs() < 1e-3 * expected,
+            "{got} vs {expected}"
+        );
+        // The penalty reaches D's weights: d/dw of 10 (||g|| - 1)^2 is non-zero here.
+        let weight_grad = conv
+            .weight
+            .grad(&grads)
+            .expect("the weights get a gradient");
+        let norm = weight_grad.abs().sum().into_scalar::<f32>();
+        assert!(norm > 0.0);
+        assert!(conv.valid().weight.val().dims() == [1, 1, 2, 2]);
+    }
+}

@@ -111,7 +111,9 @@ impl RunOptions {
             return invalid("--n_layers_D", "must be at least 1".into());
         }
         let multiple = m.net_g.size_multiple();
-        if self.data.preprocess.crops_to_crop_size() && self.data.crop_size % multiple != 0 {
+        if self.data.preprocess.crops_to_crop_size()
+            && !self.data.crop_size.is_multiple_of(multiple)
+        {
             return invalid(
                 "--crop_size",
                 format!(

@@ -432,3 +432,81 @@ fn the_demo_runs_end_to_end_and_prints_the_results_page() {
         .expect("the demo prints the page");
     assert!(dir.join(page).is_file(), "{page}");
 }
+
+#[test]
+fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 4, 1);
+    let mut args = vec![
+        "train",
+        "--dataroot",
+        "shapes",
+        "--name",
+        "sigint",
+        "--n_epochs",
+        "100000",
+        "--n_epochs_decay",
+        "0",
+        "--print_freq",
+        "1",
+    ];
+    args.extend_from_slice(TINY);
+    let child = Command::new(env!("CARGO_BIN_EXE_pix2pix"))
+        .args(&args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (a few steps logged), then interrupt.
+    let log = dir.join("checkpoints/sigint/loss_log.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 3 {
+        assert!(started.elapsed().as_secs() < 60, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit status {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("--continue_train"),
+        "{}",
+        stdout(&out)
+    );
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("checkpoints/sigint/latest_state.json")).unwrap(),
+    )
+    .unwrap();
+    let trained = state["total_iters"].as_u64().unwrap();
+    assert!(trained >= 3, "{state}");
+    // The run resumes from there and finishes when given a reachable end.
+    ok(pix2pix(
+        &[
+            "train",
+            "--name",
+            "sigint",
+            "--continue_train",
+            "--n_epochs",
+            &state["epoch"].to_string(),
+            "--n_epochs_decay",
+            "0",
+        ],
+        dir,
+    ));
+    let resumed: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("checkpoints/sigint/latest_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(resumed["position"], 0);
+    assert!(resumed["total_iters"].as_u64().unwrap() > trained);
+}

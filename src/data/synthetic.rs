@@ -48,7 +48,7 @@ impl Shape {
         let inside = match self.kind {
             Kind::Sphere => u * u + v * v <= 1.0,
             Kind::Box => u.abs() <= 1.0 && v.abs() <= 0.7,
-            Kind::Pyramid => v <= 0.8 && v >= -1.0 && u.abs() <= (v + 1.0) / 1.8,
+            Kind::Pyramid => (-1.0..=0.8).contains(&v) && u.abs() <= (v + 1.0) / 1.8,
         };
         inside.then_some((u, v))
     }

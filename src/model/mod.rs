@@ -217,6 +217,7 @@ impl ModelOptions {
 }
 
 /// A generator of either family.
+#[allow(clippy::large_enum_variant)] // one per run, never in collections
 #[derive(Module, Debug)]
 pub enum Generator {
     Unet(Unet),

@@ -218,7 +218,7 @@ pub fn train(
         state.epoch += 1;
         state.position = 0;
         save_checkpoint(&checkpoints, LATEST, &model, &state)?;
-        if train.save_epoch_freq > 0 && epoch % train.save_epoch_freq == 0 {
+        if train.save_epoch_freq > 0 && epoch.is_multiple_of(train.save_epoch_freq) {
             save_checkpoint(&checkpoints, &epoch.to_string(), &model, &state)?;
         }
         bar.finish_with_message(format!(
