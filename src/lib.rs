@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod fsutil;
 pub mod infer;
+pub mod interop;
 pub mod loss;
 pub mod metrics;
 pub mod model;

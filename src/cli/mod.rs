@@ -14,6 +14,7 @@ use pix2pix::demo::{DemoOptions, run as run_demo};
 use pix2pix::infer::{
     GeneratorSource, LoadedGenerator, TestOptions, load_generator, test, translate_files,
 };
+use pix2pix::interop::export::{ExportFormat, export_run};
 use pix2pix::model::{ModelOptions, parameter_count};
 use pix2pix::options::RunOptions;
 use pix2pix::train::{LATEST, train};
@@ -96,6 +97,18 @@ enum Command {
         /// Seed of test-time dropout
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Write a checkpoint as an official PyTorch state_dict (.pth) or safetensors file
+    #[command(args_override_self = true)]
+    Export {
+        #[command(flatten)]
+        run: RunArgs,
+        /// pth (torch.save format) or safetensors
+        #[arg(long, default_value = "pth")]
+        format: ExportFormat,
+        /// File for G; D goes beside it (<epoch>_net_D.pth for <epoch>_net_G.pth)
+        #[arg(long, short)]
+        output: PathBuf,
     },
     /// Print the networks' layers and parameter counts for the given options
     #[command(args_override_self = true)]
@@ -216,6 +229,22 @@ pub fn run(cli: Cli) -> Result<()> {
                 written.len(),
                 output.display()
             );
+            Ok(())
+        }
+        Command::Export {
+            run,
+            format,
+            output,
+        } => {
+            let written = export_run(
+                &run.checkpoints_dir.join(&run.name),
+                &run.epoch,
+                format,
+                &output,
+            )?;
+            for file in written {
+                println!("wrote {}", file.display());
+            }
             Ok(())
         }
         Command::Info { model } => {

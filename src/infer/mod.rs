@@ -10,6 +10,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::interop::{self, Detected};
 use crate::model::{Generator, GeneratorArch, ModelOptions, NormKind};
 use crate::options::{OPTIONS_FILE, RunOptions};
 use crate::train::Checkpoints;
@@ -105,6 +106,41 @@ pub struct LoadedGenerator {
     pub run: Option<RunOptions>,
 }
 
+/// Whether `path` is a PyTorch checkpoint (by extension).
+pub fn is_pytorch_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("pth") | Some("pt")
+    )
+}
+
+/// The weights file a source names: for a run, our `<epoch>_net_G.bpk`, or the official
+/// `<epoch>_net_G.pth` when that is what the folder holds.
+fn weights_file(source: &GeneratorSource) -> Result<PathBuf> {
+    let path = match source {
+        GeneratorSource::File(path) => path.clone(),
+        GeneratorSource::Run { dir, epoch } => {
+            let ours = Checkpoints::new(dir).network_file(epoch, "G");
+            let official = dir.join(format!("{epoch}_net_G.pth"));
+            if !ours.is_file() && official.is_file() {
+                official
+            } else {
+                ours
+            }
+        }
+    };
+    if !path.is_file() {
+        return Err(Error::MissingCheckpoint {
+            path,
+            hint: format!(
+                "check --name, --checkpoints_dir and --epoch, or give a *_net_G.{WEIGHTS_EXTENSION} \
+                 or official *_net_G.pth file with --checkpoint"
+            ),
+        });
+    }
+    Ok(path)
+}
+
 /// Loads G on `device`. `eval` switches to running statistics and no dropout (official --eval);
 /// otherwise G runs as in training, as pix2pix does at test time.
 pub fn load_generator(
@@ -113,19 +149,67 @@ pub fn load_generator(
     eval: bool,
     device: &Device,
 ) -> Result<LoadedGenerator> {
-    let weights = match source {
-        GeneratorSource::Run { dir, epoch } => Checkpoints::new(dir).network_file(epoch, "G"),
-        GeneratorSource::File(path) => path.clone(),
+    let weights = weights_file(source)?;
+    let loaded = if is_pytorch_file(&weights) {
+        load_official_generator(&weights, overrides, device)?
+    } else {
+        load_own_generator(&weights, overrides, device)?
     };
-    if !weights.is_file() {
-        return Err(Error::MissingCheckpoint {
-            path: weights,
-            hint: format!(
-                "check --name, --checkpoints_dir and --epoch, or give a *_net_G.{WEIGHTS_EXTENSION} \
-                 file with --checkpoint"
-            ),
-        });
-    }
+    let generator = if eval {
+        loaded.generator.valid()
+    } else {
+        loaded.generator
+    };
+    Ok(LoadedGenerator {
+        generator,
+        ..loaded
+    })
+}
+
+/// An official state_dict: the architecture comes from its keys and shapes, with any given
+/// flag applied on top (a flag that does not fit the file is reported with the keys).
+fn load_official_generator(
+    weights: &Path,
+    overrides: &ModelOverrides,
+    device: &Device,
+) -> Result<LoadedGenerator> {
+    let dict = interop::read_pth(weights)?;
+    let base = match interop::detect(&dict) {
+        Detected::Generator(model) => model,
+        Detected::Discriminator(model) => {
+            return Err(Error::CorruptCheckpoint {
+                path: weights.to_path_buf(),
+                reason: format!(
+                    "it holds a discriminator (--netD {}), not a generator: give the \
+                     *_net_G.pth file",
+                    model.net_d
+                ),
+            });
+        }
+        Detected::Unknown(reason) => {
+            return Err(Error::CorruptCheckpoint {
+                path: weights.to_path_buf(),
+                reason: format!("not a pix2pix generator: {reason}"),
+            });
+        }
+    };
+    let model = overrides.apply(&base);
+    let generator = interop::load_generator_state_dict(&model, &dict, device, weights)?;
+    Ok(LoadedGenerator {
+        generator,
+        model,
+        weights: weights.to_path_buf(),
+        run: None,
+    })
+}
+
+/// Our burnpack weights, with the run's options when train_opt.json is beside them.
+fn load_own_generator(
+    weights: &Path,
+    overrides: &ModelOverrides,
+    device: &Device,
+) -> Result<LoadedGenerator> {
+    let weights = weights.to_path_buf();
     let dir = weights.parent().unwrap_or(Path::new("."));
     let run = dir
         .join(OPTIONS_FILE)
@@ -171,7 +255,6 @@ pub fn load_generator(
             }
             (error, _) => error,
         })?;
-    let generator = if eval { generator.valid() } else { generator };
     Ok(LoadedGenerator {
         generator,
         model,

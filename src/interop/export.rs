@@ -1,0 +1,88 @@
+//! `pix2pix export`: our checkpoints as official state_dicts (`.pth` or `.safetensors`), which
+//! PyTorch loads with `load_state_dict(strict=True)` into the official networks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use burn::prelude::*;
+
+use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
+use crate::error::{Error, Result};
+use crate::options::RunOptions;
+use crate::train::Checkpoints;
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Pth,
+    Safetensors,
+}
+
+impl FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "pth" => Ok(ExportFormat::Pth),
+            "safetensors" => Ok(ExportFormat::Safetensors),
+            other => Err(format!("unknown format '{other}': use pth or safetensors")),
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExportFormat::Pth => "pth",
+            ExportFormat::Safetensors => "safetensors",
+        })
+    }
+}
+
+/// Where D goes when G goes to `output`: `..._net_G.ext` becomes `..._net_D.ext`, any other
+/// name gets `_D` before its extension.
+pub fn discriminator_output(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    let ext = output.extension().and_then(|s| s.to_str()).unwrap_or("pth");
+    let d_stem = match stem.strip_suffix("_net_G") {
+        Some(base) => format!("{base}_net_D"),
+        None => format!("{stem}_D"),
+    };
+    output.with_file_name(format!("{d_stem}.{ext}"))
+}
+
+/// Exports G (and D, when the run has one) of checkpoint `epoch` in `run_dir`; returns the
+/// files written.
+pub fn export_run(
+    run_dir: &Path,
+    epoch: &str,
+    format: ExportFormat,
+    output: &Path,
+) -> Result<Vec<PathBuf>> {
+    let run = RunOptions::load(run_dir)?;
+    let device = Device::flex();
+    let checkpoints = Checkpoints::new(run_dir);
+    let write = |path: &Path, dict| match format {
+        ExportFormat::Pth => write_pth(path, &dict, "--output"),
+        ExportFormat::Safetensors => write_safetensors(path, &dict, "--output"),
+    };
+    let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
+    write(output, generator_state_dict(&generator, &run.model))?;
+    let mut written = vec![output.to_path_buf()];
+    if checkpoints.network_file(epoch, "D").is_file() {
+        let d = checkpoints.load_network(epoch, "D", run.model.discriminator(&device))?;
+        let d_output = discriminator_output(output);
+        if d_output == output {
+            return Err(Error::InvalidOption {
+                option: "--output",
+                reason: "cannot derive a separate file name for D".into(),
+            });
+        }
+        write(&d_output, discriminator_state_dict(&d, &run.model))?;
+        written.push(d_output);
+    }
+    Ok(written)
+}
