@@ -18,6 +18,7 @@ pub mod interop;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+mod names;
 pub mod options;
 pub mod report;
 pub mod seed;

@@ -1,9 +1,6 @@
 //! The pix2pix objective: the GAN loss in its three official modes, the L1 term, and the WGAN-GP
 //! gradient penalty.
 
-use std::fmt;
-use std::str::FromStr;
-
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
@@ -22,29 +19,11 @@ pub enum GanMode {
     Wgangp,
 }
 
-impl fmt::Display for GanMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GanMode::Vanilla => "vanilla",
-            GanMode::Lsgan => "lsgan",
-            GanMode::Wgangp => "wgangp",
-        })
-    }
-}
-
-impl FromStr for GanMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "vanilla" => Ok(GanMode::Vanilla),
-            "lsgan" => Ok(GanMode::Lsgan),
-            "wgangp" => Ok(GanMode::Wgangp),
-            other => Err(format!(
-                "unknown gan mode '{other}': use vanilla, lsgan or wgangp"
-            )),
-        }
-    }
-}
+crate::names::named_values!(GanMode, "gan mode", {
+    Vanilla => "vanilla",
+    Lsgan => "lsgan",
+    Wgangp => "wgangp",
+});
 
 impl GanMode {
     /// The loss of D's logits `prediction` against the label real (`target_is_real`) or fake.

@@ -15,7 +15,9 @@ fn pix2pix(args: &[&str], cwd: &Path) -> Output {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/parity")
+        .join(name)
 }
 
 fn ok(output: Output) -> String {
@@ -28,10 +30,20 @@ fn fails_with(output: Output, needles: &[&str]) {
     assert!(!output.status.success(), "should have failed");
     let message = String::from_utf8_lossy(&output.stderr);
     for needle in needles {
-        assert!(message.contains(needle), "error lacks {needle:?}: {message}");
+        assert!(
+            message.contains(needle),
+            "error lacks {needle:?}: {message}"
+        );
     }
-    assert!(!message.contains("panicked"), "a panic instead of an error: {message}");
-    assert_eq!(message.trim().lines().count(), 1, "a one-line error: {message}");
+    assert!(
+        !message.contains("panicked"),
+        "a panic instead of an error: {message}"
+    );
+    assert_eq!(
+        message.trim().lines().count(),
+        1,
+        "a one-line error: {message}"
+    );
 }
 
 #[test]
@@ -41,15 +53,55 @@ fn an_official_checkpoint_needs_no_architecture_flags() {
     common::dataset(dir, 32, 1, 2);
     let official = fixture("G_unet32_batch.pth");
     let official = official.to_str().unwrap();
-    ok(pix2pix(&["test", "--checkpoint", official, "--dataroot", "shapes", "--name", "off"], dir));
-    assert!(dir.join("results/off/test_latest/images/0001_fake_B.png").is_file());
-    ok(pix2pix(&["translate", "--checkpoint", official, "shapes/test", "-o", "out", "--eval"], dir));
+    ok(pix2pix(
+        &[
+            "test",
+            "--checkpoint",
+            official,
+            "--dataroot",
+            "shapes",
+            "--name",
+            "off",
+        ],
+        dir,
+    ));
+    assert!(
+        dir.join("results/off/test_latest/images/0001_fake_B.png")
+            .is_file()
+    );
+    ok(pix2pix(
+        &[
+            "translate",
+            "--checkpoint",
+            official,
+            "shapes/test",
+            "-o",
+            "out",
+            "--eval",
+        ],
+        dir,
+    ));
     assert!(dir.join("out/0000.png").is_file());
 
     // The official layout: checkpoints/<name>/<epoch>_net_G.pth found by --name and --epoch.
     std::fs::create_dir_all(dir.join("checkpoints/facades")).unwrap();
-    std::fs::copy(fixture("G_unet32_batch.pth"), dir.join("checkpoints/facades/7_net_G.pth")).unwrap();
-    ok(pix2pix(&["test", "--name", "facades", "--epoch", "7", "--dataroot", "shapes"], dir));
+    std::fs::copy(
+        fixture("G_unet32_batch.pth"),
+        dir.join("checkpoints/facades/7_net_G.pth"),
+    )
+    .unwrap();
+    ok(pix2pix(
+        &[
+            "test",
+            "--name",
+            "facades",
+            "--epoch",
+            "7",
+            "--dataroot",
+            "shapes",
+        ],
+        dir,
+    ));
     assert!(dir.join("results/facades/test_7/index.html").is_file());
 }
 
@@ -60,10 +112,25 @@ fn flags_that_contradict_an_official_checkpoint_list_the_keys_and_the_matching_o
     let official = fixture("G_unet32_batch.pth");
     fails_with(
         pix2pix(
-            &["translate", "--checkpoint", official.to_str().unwrap(), "--netG", "unet_64", "--norm", "instance", ".", "-o", "o"],
+            &[
+                "translate",
+                "--checkpoint",
+                official.to_str().unwrap(),
+                "--netG",
+                "unet_64",
+                "--norm",
+                "instance",
+                ".",
+                "-o",
+                "o",
+            ],
             dir,
         ),
-        &["missing keys", "unexpected keys", "--netG unet_32 --ngf 4 --norm batch"],
+        &[
+            "missing keys",
+            "unexpected keys",
+            "--netG unet_32 --ngf 4 --norm batch",
+        ],
     );
 }
 
@@ -74,25 +141,68 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
     std::fs::write(dir.join("image.png"), b"not an image").unwrap();
     std::fs::write(dir.join("notes_net_G.pth"), b"plain text, not a checkpoint").unwrap();
     fails_with(
-        pix2pix(&["translate", "--checkpoint", "notes_net_G.pth", "image.png", "-o", "o"], dir),
+        pix2pix(
+            &[
+                "translate",
+                "--checkpoint",
+                "notes_net_G.pth",
+                "image.png",
+                "-o",
+                "o",
+            ],
+            dir,
+        ),
         &["notes_net_G.pth", "expected a PyTorch state_dict"],
     );
     let bytes = std::fs::read(fixture("G_unet32_batch.pth")).unwrap();
     std::fs::write(dir.join("cut_net_G.pth"), &bytes[..bytes.len() / 3]).unwrap();
     fails_with(
-        pix2pix(&["translate", "--checkpoint", "cut_net_G.pth", "image.png", "-o", "o"], dir),
+        pix2pix(
+            &[
+                "translate",
+                "--checkpoint",
+                "cut_net_G.pth",
+                "image.png",
+                "-o",
+                "o",
+            ],
+            dir,
+        ),
         &["cut_net_G.pth", "expected a PyTorch state_dict"],
     );
     let d = fixture("D_basic_batch.pth");
     fails_with(
-        pix2pix(&["translate", "--checkpoint", d.to_str().unwrap(), "image.png", "-o", "o"], dir),
+        pix2pix(
+            &[
+                "translate",
+                "--checkpoint",
+                d.to_str().unwrap(),
+                "image.png",
+                "-o",
+                "o",
+            ],
+            dir,
+        ),
         &["D_basic_batch.pth", "discriminator", "net_G.pth"],
     );
     let mut other = pix2pix::interop::StateDict::new();
-    other.insert("fc.weight".into(), burn::tensor::TensorData::new(vec![0.0f32; 6], [2, 3]));
+    other.insert(
+        "fc.weight".into(),
+        burn::tensor::TensorData::new(vec![0.0f32; 6], [2, 3]),
+    );
     pix2pix::interop::write_pth(&dir.join("mlp.pth"), &other, "--output").unwrap();
     fails_with(
-        pix2pix(&["translate", "--checkpoint", "mlp.pth", "image.png", "-o", "o"], dir),
+        pix2pix(
+            &[
+                "translate",
+                "--checkpoint",
+                "mlp.pth",
+                "image.png",
+                "-o",
+                "o",
+            ],
+            dir,
+        ),
         &["mlp.pth", "not a pix2pix generator", "fc.weight"],
     );
 }
@@ -103,21 +213,85 @@ fn export_writes_official_files_that_load_back_with_the_same_outputs() {
     let dir = root.path();
     common::dataset(dir, 32, 2, 1);
     ok(pix2pix(
-        &["train", "--dataroot", "shapes", "--name", "ours", "--netG", "unet_32", "--ngf", "8", "--ndf", "8",
-          "--load_size", "32", "--crop_size", "32", "--n_epochs", "1", "--n_epochs_decay", "0"],
+        &[
+            "train",
+            "--dataroot",
+            "shapes",
+            "--name",
+            "ours",
+            "--netG",
+            "unet_32",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+            "--load_size",
+            "32",
+            "--crop_size",
+            "32",
+            "--n_epochs",
+            "1",
+            "--n_epochs_decay",
+            "0",
+        ],
         dir,
     ));
-    let out = ok(pix2pix(&["export", "--name", "ours", "--output", "exported/latest_net_G.pth"], dir));
+    let out = ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "ours",
+            "--output",
+            "exported/latest_net_G.pth",
+        ],
+        dir,
+    ));
     assert!(out.contains("latest_net_D.pth"), "{out}");
-    ok(pix2pix(&["export", "--name", "ours", "--format", "safetensors", "-o", "exported/g.safetensors"], dir));
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "ours",
+            "--format",
+            "safetensors",
+            "-o",
+            "exported/g.safetensors",
+        ],
+        dir,
+    ));
     assert!(dir.join("exported/g_D.safetensors").is_file());
 
     let d = pix2pix::interop::read_pth(&dir.join("exported/latest_net_D.pth")).unwrap();
-    assert!(matches!(pix2pix::interop::detect(&d), pix2pix::interop::Detected::Discriminator(_)));
+    assert!(matches!(
+        pix2pix::interop::detect(&d),
+        pix2pix::interop::Detected::Discriminator(_)
+    ));
 
     // Our checkpoint and its export translate identically (eval mode: deterministic).
-    ok(pix2pix(&["translate", "--name", "ours", "shapes/test", "-o", "a", "--eval"], dir));
-    ok(pix2pix(&["translate", "--checkpoint", "exported/latest_net_G.pth", "shapes/test", "-o", "b", "--eval"], dir));
+    ok(pix2pix(
+        &[
+            "translate",
+            "--name",
+            "ours",
+            "shapes/test",
+            "-o",
+            "a",
+            "--eval",
+        ],
+        dir,
+    ));
+    ok(pix2pix(
+        &[
+            "translate",
+            "--checkpoint",
+            "exported/latest_net_G.pth",
+            "shapes/test",
+            "-o",
+            "b",
+            "--eval",
+        ],
+        dir,
+    ));
     let a = image::open(dir.join("a/0000.png")).unwrap().to_rgb8();
     let b = image::open(dir.join("b/0000.png")).unwrap().to_rgb8();
     assert_eq!(a, b);

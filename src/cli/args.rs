@@ -157,6 +157,24 @@ pub struct RunArgs {
     pub epoch: String,
 }
 
+/// Which generator to run and how (test and translate).
+#[derive(Args, Debug, Clone)]
+pub struct GeneratorArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A generator file instead of --name/--epoch: ours (*_net_G.bpk) or official (*.pth)
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Running statistics and no dropout, instead of the paper's train-mode G
+    #[arg(long)]
+    pub eval: bool,
+    /// Seed of test-time dropout
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// The schedule and objective of training.
 #[derive(Args, Debug, Clone)]
 pub struct ScheduleArgs {

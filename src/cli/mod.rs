@@ -19,7 +19,7 @@ use pix2pix::model::{ModelOptions, parameter_count};
 use pix2pix::options::RunOptions;
 use pix2pix::train::{LATEST, train};
 
-use args::{DataArgs, ModelArgs, RunArgs, ScheduleArgs};
+use args::{DataArgs, GeneratorArgs, ModelArgs, RunArgs, ScheduleArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,12 +50,7 @@ enum Command {
     #[command(args_override_self = true)]
     Test {
         #[command(flatten)]
-        run: RunArgs,
-        /// A generator weights file instead of --name/--epoch
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        #[command(flatten)]
-        model: ModelArgs,
+        generator: GeneratorArgs,
         #[command(flatten)]
         data: DataArgs,
         /// Where results pages go
@@ -68,12 +63,6 @@ enum Command {
         /// How many test images to run (0: all)
         #[arg(long = "num-test", visible_alias = "num_test", default_value_t = 50)]
         num_test: usize,
-        /// Running statistics and no dropout, instead of the paper's train-mode G
-        #[arg(long)]
-        eval: bool,
-        /// Seed of test-time dropout
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
     },
     /// Translate single images or folders of images (no B side), any size
     #[command(args_override_self = true)]
@@ -85,18 +74,7 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
         #[command(flatten)]
-        run: RunArgs,
-        /// A generator weights file instead of --name/--epoch
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        #[command(flatten)]
-        model: ModelArgs,
-        /// Running statistics and no dropout, instead of the paper's train-mode G
-        #[arg(long)]
-        eval: bool,
-        /// Seed of test-time dropout
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        generator: GeneratorArgs,
     },
     /// Write a checkpoint as an official PyTorch state_dict (.pth) or safetensors file
     #[command(args_override_self = true)]
@@ -165,17 +143,13 @@ pub fn run(cli: Cli) -> Result<()> {
             schedule,
         } => run_train(run, model, data, schedule),
         Command::Test {
-            run,
-            checkpoint,
-            model,
+            generator,
             data,
             results_dir,
             num_test,
-            eval,
-            seed,
         } => {
             let device = device();
-            let loaded = load(&run, checkpoint, &model, eval, &device)?;
+            let loaded = load(&generator, &device)?;
             let base = loaded
                 .run
                 .as_ref()
@@ -191,13 +165,13 @@ pub fn run(cli: Cli) -> Result<()> {
             data.num_threads = data.num_threads.max(1);
             let summary = test(
                 &TestOptions {
-                    name: run.name.clone(),
-                    epoch: run.epoch.clone(),
+                    name: generator.run.name.clone(),
+                    epoch: generator.run.epoch.clone(),
                     results_dir,
                     data,
                     num_test,
-                    eval,
-                    seed,
+                    eval: generator.eval,
+                    seed: generator.seed,
                 },
                 &loaded,
                 &device,
@@ -212,15 +186,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Translate {
             inputs,
             output,
-            run,
-            checkpoint,
-            model,
-            eval,
-            seed,
+            generator,
         } => {
             let device = device();
-            let loaded = load(&run, checkpoint, &model, eval, &device)?;
-            device.seed(seed);
+            let loaded = load(&generator, &device)?;
+            device.seed(generator.seed);
             let bar = indicatif::ProgressBar::new(0);
             let written = translate_files(&loaded, &inputs, &output, &device, |_| bar.inc(1))?;
             bar.finish_and_clear();
@@ -343,21 +313,20 @@ fn thousands(n: usize) -> String {
     out
 }
 
-fn load(
-    run: &RunArgs,
-    checkpoint: Option<PathBuf>,
-    model: &ModelArgs,
-    eval: bool,
-    device: &Device,
-) -> Result<LoadedGenerator> {
-    let source = match checkpoint {
-        Some(path) => GeneratorSource::File(path),
+fn load(args: &GeneratorArgs, device: &Device) -> Result<LoadedGenerator> {
+    let source = match &args.checkpoint {
+        Some(path) => GeneratorSource::File(path.clone()),
         None => GeneratorSource::Run {
-            dir: run.checkpoints_dir.join(&run.name),
-            epoch: run.epoch.clone(),
+            dir: args.run.checkpoints_dir.join(&args.run.name),
+            epoch: args.run.epoch.clone(),
         },
     };
-    Ok(load_generator(&source, &model.overrides(), eval, device)?)
+    Ok(load_generator(
+        &source,
+        &args.model.overrides(),
+        args.eval,
+        device,
+    )?)
 }
 
 fn run_train(run: RunArgs, model: ModelArgs, data: DataArgs, schedule: ScheduleArgs) -> Result<()> {

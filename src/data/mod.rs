@@ -7,9 +7,7 @@ pub mod loader;
 pub mod synthetic;
 pub mod transform;
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,25 +23,10 @@ pub enum Direction {
     BtoA,
 }
 
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Direction::AtoB => "AtoB",
-            Direction::BtoA => "BtoA",
-        })
-    }
-}
-
-impl FromStr for Direction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "AtoB" => Ok(Direction::AtoB),
-            "BtoA" => Ok(Direction::BtoA),
-            other => Err(format!("unknown direction '{other}': use AtoB or BtoA")),
-        }
-    }
-}
+crate::names::named_values!(Direction, "direction", {
+    AtoB => "AtoB",
+    BtoA => "BtoA",
+});
 
 /// Where the data is and how it is prepared (the official dataset options).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

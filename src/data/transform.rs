@@ -1,9 +1,6 @@
 //! The official preprocessing (`--preprocess`, `--load_size`, `--crop_size`, `--no_flip`): one
 //! random draw of crop position and flip, applied identically to both halves of a pair.
 
-use std::fmt;
-use std::str::FromStr;
-
 use image::RgbImage;
 use image::imageops::{self, FilterType};
 use rand::Rng;
@@ -26,39 +23,18 @@ pub enum Preprocess {
     None,
 }
 
+crate::names::named_values!(Preprocess, "preprocess", {
+    ResizeAndCrop => "resize_and_crop",
+    Crop => "crop",
+    ScaleWidth => "scale_width",
+    ScaleWidthAndCrop => "scale_width_and_crop",
+    None => "none",
+});
+
 impl Preprocess {
     /// Whether training images end up exactly crop_size square.
     pub fn crops_to_crop_size(self) -> bool {
         matches!(self, Preprocess::ResizeAndCrop | Preprocess::Crop)
-    }
-}
-
-impl fmt::Display for Preprocess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Preprocess::ResizeAndCrop => "resize_and_crop",
-            Preprocess::Crop => "crop",
-            Preprocess::ScaleWidth => "scale_width",
-            Preprocess::ScaleWidthAndCrop => "scale_width_and_crop",
-            Preprocess::None => "none",
-        })
-    }
-}
-
-impl FromStr for Preprocess {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "resize_and_crop" => Ok(Preprocess::ResizeAndCrop),
-            "crop" => Ok(Preprocess::Crop),
-            "scale_width" => Ok(Preprocess::ScaleWidth),
-            "scale_width_and_crop" => Ok(Preprocess::ScaleWidthAndCrop),
-            "none" => Ok(Preprocess::None),
-            other => Err(format!(
-                "unknown preprocess '{other}': use resize_and_crop, crop, scale_width, \
-                 scale_width_and_crop or none"
-            )),
-        }
     }
 }
 

@@ -1,9 +1,7 @@
 //! `pix2pix export`: our checkpoints as official state_dicts (`.pth` or `.safetensors`), which
 //! PyTorch loads with `load_state_dict(strict=True)` into the official networks.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use burn::prelude::*;
 
@@ -19,25 +17,10 @@ pub enum ExportFormat {
     Safetensors,
 }
 
-impl FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "pth" => Ok(ExportFormat::Pth),
-            "safetensors" => Ok(ExportFormat::Safetensors),
-            other => Err(format!("unknown format '{other}': use pth or safetensors")),
-        }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ExportFormat::Pth => "pth",
-            ExportFormat::Safetensors => "safetensors",
-        })
-    }
-}
+crate::names::named_values!(ExportFormat, "format", {
+    Pth => "pth",
+    Safetensors => "safetensors",
+});
 
 /// Where D goes when G goes to `output`: `..._net_G.ext` becomes `..._net_D.ext`, any other
 /// name gets `_D` before its extension.

@@ -22,31 +22,12 @@ pub enum InitType {
     Orthogonal,
 }
 
-impl std::fmt::Display for InitType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            InitType::Normal => "normal",
-            InitType::Xavier => "xavier",
-            InitType::Kaiming => "kaiming",
-            InitType::Orthogonal => "orthogonal",
-        })
-    }
-}
-
-impl std::str::FromStr for InitType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "normal" => Ok(InitType::Normal),
-            "xavier" => Ok(InitType::Xavier),
-            "kaiming" => Ok(InitType::Kaiming),
-            "orthogonal" => Ok(InitType::Orthogonal),
-            other => Err(format!(
-                "unknown init type '{other}': use normal, xavier, kaiming or orthogonal"
-            )),
-        }
-    }
-}
+crate::names::named_values!(InitType, "init type", {
+    Normal => "normal",
+    Xavier => "xavier",
+    Kaiming => "kaiming",
+    Orthogonal => "orthogonal",
+});
 
 /// `--init_type` and `--init_gain` together.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

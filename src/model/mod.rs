@@ -108,29 +108,11 @@ pub enum DiscriminatorArch {
     Pixel,
 }
 
-impl fmt::Display for DiscriminatorArch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DiscriminatorArch::Basic => "basic",
-            DiscriminatorArch::NLayers => "n_layers",
-            DiscriminatorArch::Pixel => "pixel",
-        })
-    }
-}
-
-impl FromStr for DiscriminatorArch {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "basic" => Ok(DiscriminatorArch::Basic),
-            "n_layers" => Ok(DiscriminatorArch::NLayers),
-            "pixel" => Ok(DiscriminatorArch::Pixel),
-            other => Err(format!(
-                "unknown discriminator '{other}': use basic, n_layers or pixel"
-            )),
-        }
-    }
-}
+crate::names::named_values!(DiscriminatorArch, "discriminator", {
+    Basic => "basic",
+    NLayers => "n_layers",
+    Pixel => "pixel",
+});
 
 /// Everything that decides the shapes and initial values of G and D.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -28,6 +28,12 @@ pub enum NormKind {
     None,
 }
 
+crate::names::named_values!(NormKind, "norm", {
+    Batch => "batch",
+    Instance => "instance",
+    None => "none",
+});
+
 impl NormKind {
     /// The official bias rule: a conv feeding a norm layer has a bias only with instance norm
     /// (`use_bias = norm_layer == nn.InstanceNorm2d`, false for `none` too).
@@ -45,30 +51,6 @@ impl NormKind {
                     .init(device),
             )),
             NormKind::None => None,
-        }
-    }
-}
-
-impl std::fmt::Display for NormKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NormKind::Batch => "batch",
-            NormKind::Instance => "instance",
-            NormKind::None => "none",
-        })
-    }
-}
-
-impl std::str::FromStr for NormKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "batch" => Ok(NormKind::Batch),
-            "instance" => Ok(NormKind::Instance),
-            "none" => Ok(NormKind::None),
-            other => Err(format!(
-                "unknown norm '{other}': use batch, instance or none"
-            )),
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use checkpoint::{Checkpoints, TrainState};
 pub use scheduler::{LrPolicy, PlateauState, Scheduler};
-pub use step::{Pix2Pix, StepLosses};
+pub use step::{LossMeter, Pix2Pix, StepLosses};
 
 use crate::data::image::{from_chw, save_png};
 use crate::data::{AlignedDataset, BatchLoader};
@@ -127,10 +127,8 @@ pub fn train(
         let lr = train.lr * scheduler.factor(epoch, &state.plateau);
         let bar = epoch_bar(epoch, train.last_epoch(), dataset_len, state.position);
         let mut batches = loader.epoch(epoch, state.position);
-        let mut epoch_sum = StepLosses::default();
-        let mut epoch_samples = 0usize;
-        let mut log_sum = StepLosses::default();
-        let mut log_samples = 0usize;
+        let mut epoch_meter = LossMeter::default();
+        let mut log_meter = LossMeter::default();
         let started = Instant::now();
 
         for batch in batches.by_ref() {
@@ -153,27 +151,14 @@ pub fn train(
             let before = state.total_iters;
             state.position += n;
             state.total_iters += n;
-            epoch_sum.add(&losses, n as f64);
-            epoch_samples += n;
-            log_sum.add(&losses, n as f64);
-            log_samples += n;
+            epoch_meter.add(&losses, n);
+            log_meter.add(&losses, n);
             bar.set_position(state.position as u64);
             bar.set_message(losses.to_string());
 
             let crossed = |freq: usize| freq > 0 && before / freq != state.total_iters / freq;
             if crossed(train.print_freq) {
-                append_loss_log(
-                    &run_dir,
-                    &LossLogLine {
-                        epoch,
-                        epoch_iter: state.position,
-                        total_iters: state.total_iters,
-                        lr,
-                        losses: &log_sum.scaled(1.0 / log_samples as f64),
-                    },
-                )?;
-                log_sum = StepLosses::default();
-                log_samples = 0;
+                append_loss_log(&run_dir, &state, lr, &mut log_meter)?;
             }
             if crossed(train.display_freq) {
                 let visuals = [
@@ -199,22 +184,11 @@ pub fn train(
             .skipped
             .extend(batches.report().skipped.iter().cloned());
 
-        let means = (epoch_samples > 0).then(|| epoch_sum.scaled(1.0 / epoch_samples as f64));
+        let means = epoch_meter.take_mean();
         if let Some(means) = &means {
             scheduler.observe(means.G_GAN + means.G_L1, &mut state.plateau);
         }
-        if log_samples > 0 {
-            append_loss_log(
-                &run_dir,
-                &LossLogLine {
-                    epoch,
-                    epoch_iter: state.position,
-                    total_iters: state.total_iters,
-                    lr,
-                    losses: &log_sum.scaled(1.0 / log_samples as f64),
-                },
-            )?;
-        }
+        append_loss_log(&run_dir, &state, lr, &mut log_meter)?;
         state.epoch += 1;
         state.position = 0;
         save_checkpoint(&checkpoints, LATEST, &model, &state)?;
@@ -264,9 +238,25 @@ fn save_checkpoint(
     checkpoints.save_state(label, state)
 }
 
-fn append_loss_log(run_dir: &Path, line: &LossLogLine) -> Result<()> {
+/// Appends the mean losses since the last line to `loss_log.jsonl` (nothing if no step ran).
+fn append_loss_log(
+    run_dir: &Path,
+    state: &TrainState,
+    lr: f64,
+    meter: &mut LossMeter,
+) -> Result<()> {
+    let Some(losses) = meter.take_mean() else {
+        return Ok(());
+    };
+    let line = LossLogLine {
+        epoch: state.epoch,
+        epoch_iter: state.position,
+        total_iters: state.total_iters,
+        lr,
+        losses: &losses,
+    };
     let path = run_dir.join("loss_log.jsonl");
-    let mut json = serde_json::to_string(line).expect("losses serialise to JSON");
+    let mut json = serde_json::to_string(&line).expect("losses serialise to JSON");
     json.push('\n');
     std::fs::OpenOptions::new()
         .create(true)

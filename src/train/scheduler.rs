@@ -1,9 +1,6 @@
 //! Learning-rate policies of the official code (`--lr_policy`), as a factor of the initial rate
 //! for each 1-based epoch.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// `--lr_policy`.
@@ -21,31 +18,12 @@ pub enum LrPolicy {
     Cosine,
 }
 
-impl fmt::Display for LrPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LrPolicy::Linear => "linear",
-            LrPolicy::Step => "step",
-            LrPolicy::Plateau => "plateau",
-            LrPolicy::Cosine => "cosine",
-        })
-    }
-}
-
-impl FromStr for LrPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "linear" => Ok(LrPolicy::Linear),
-            "step" => Ok(LrPolicy::Step),
-            "plateau" => Ok(LrPolicy::Plateau),
-            "cosine" => Ok(LrPolicy::Cosine),
-            other => Err(format!(
-                "unknown lr policy '{other}': use linear, step, plateau or cosine"
-            )),
-        }
-    }
-}
+crate::names::named_values!(LrPolicy, "lr policy", {
+    Linear => "linear",
+    Step => "step",
+    Plateau => "plateau",
+    Cosine => "cosine",
+});
 
 /// The state of the plateau policy, saved with the checkpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -26,19 +26,38 @@ impl StepLosses {
             .iter()
             .all(|v| v.is_finite())
     }
+}
 
-    /// Running sums for epoch means.
-    pub fn add(&mut self, other: &StepLosses, weight: f64) {
-        self.G_GAN += other.G_GAN * weight;
-        self.G_L1 += other.G_L1 * weight;
-        self.D_real += other.D_real * weight;
-        self.D_fake += other.D_fake * weight;
+/// Per-image means of step losses over a span of steps (an epoch, or between log lines).
+#[derive(Clone, Debug, Default)]
+pub struct LossMeter {
+    sum: StepLosses,
+    images: usize,
+}
+
+impl LossMeter {
+    /// Adds a step's losses, weighted by its batch size.
+    pub fn add(&mut self, losses: &StepLosses, images: usize) {
+        let w = images as f64;
+        self.sum.G_GAN += losses.G_GAN * w;
+        self.sum.G_L1 += losses.G_L1 * w;
+        self.sum.D_real += losses.D_real * w;
+        self.sum.D_fake += losses.D_fake * w;
+        self.images += images;
     }
 
-    pub fn scaled(&self, factor: f64) -> StepLosses {
-        let mut out = StepLosses::default();
-        out.add(self, factor);
-        out
+    /// The means so far, and a fresh start; None if nothing was added.
+    pub fn take_mean(&mut self) -> Option<StepLosses> {
+        let meter = std::mem::take(self);
+        (meter.images > 0).then(|| {
+            let n = meter.images as f64;
+            StepLosses {
+                G_GAN: meter.sum.G_GAN / n,
+                G_L1: meter.sum.G_L1 / n,
+                D_real: meter.sum.D_real / n,
+                D_fake: meter.sum.D_fake / n,
+            }
+        })
     }
 }
 
