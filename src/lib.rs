@@ -9,6 +9,7 @@
 //! - [`infer`]: loading a generator, `test` and `translate`;
 //! - [`report`] and [`metrics`]: the HTML pages and the image metrics of `test`.
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod error;

@@ -510,3 +510,22 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
     assert_eq!(resumed["position"], 0);
     assert!(resumed["total_iters"].as_u64().unwrap() > trained);
 }
+
+#[test]
+fn bench_prints_one_json_object_with_the_timings() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 3, 1);
+    let out = ok(pix2pix(
+        &["bench", "--netG", "unet_32", "--ngf", "8", "--ndf", "8", "--crop_size", "32", "--warmup", "0",
+          "--repeats", "1", "--data", "shapes/train", "--json"],
+        dir,
+    ));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    for key in ["inference_ms", "train_step_ms", "train_images_per_s", "data_images_per_s"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key} in {report}");
+    }
+    assert_eq!(report["backend"], "flex");
+    assert_eq!(report["precision"], "f32");
+    fails_with(pix2pix(&["bench", "--crop_size", "100"], dir), &["--crop_size", "100", "256"]);
+}

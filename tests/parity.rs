@@ -177,6 +177,25 @@ fn discriminators_match_pytorch() {
     );
 }
 
+#[test]
+fn legacy_format_and_missing_num_batches_tracked_load() {
+    let device = Device::flex();
+    let zip = read_pth(&fixture("D_pixel_batch.pth")).unwrap();
+    let legacy = read_pth(&fixture("D_pixel_batch_legacy.pth")).unwrap();
+    assert_eq!(zip.len(), legacy.len());
+    for (key, value) in &zip {
+        assert_eq!(legacy[key].as_bytes(), value.as_bytes(), "{key}");
+    }
+    // Old checkpoints have no num_batches_tracked buffers; they load all the same.
+    let (model, mut dict) = detected_generator("G_unet32_batch");
+    dict.retain(|key, _| !key.ends_with("num_batches_tracked"));
+    let file = tempfile::tempdir().unwrap();
+    let path = file.path().join("old_net_G.pth");
+    write_pth(&path, &dict, "--output").unwrap();
+    let reloaded = read_pth(&path).unwrap();
+    assert!(load_generator_state_dict(&model, &reloaded, &device, &path).is_ok());
+}
+
 /// max |a - b| / max |b| for each tensor of `expected`.
 fn assert_state_dicts_close(ours: &StateDict, expected: &StateDict, tolerance: f32, what: &str) {
     for (key, theirs) in expected {

@@ -120,6 +120,9 @@ def main():
     discriminator_case("D_nlayers1_instance", "n_layers", "instance", n_layers_d=1)
     discriminator_case("D_pixel_batch", "pixel", "batch")
     training_step_case()
+    # The same pixel discriminator in the legacy (pre-1.6, non-zip) torch.save format.
+    legacy = torch.load(os.path.join(OUT, "D_pixel_batch.pth"), weights_only=True)
+    torch.save(legacy, os.path.join(OUT, "D_pixel_batch_legacy.pth"), _use_new_zipfile_serialization=False)
     print(f"fixtures written to {OUT} with torch {torch.__version__}")
 
 

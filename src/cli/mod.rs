@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use clap::{Parser, Subcommand};
+use pix2pix::bench::{BenchOptions, bench};
 use pix2pix::data::DataOptions;
 use pix2pix::demo::{DemoOptions, run as run_demo};
 use pix2pix::infer::{
@@ -87,6 +88,33 @@ enum Command {
         /// File for G; D goes beside it (<epoch>_net_D.pth for <epoch>_net_G.pth)
         #[arg(long, short)]
         output: PathBuf,
+    },
+    /// Time generator inference, a training step and the data pipeline (medians)
+    #[command(args_override_self = true)]
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Image side
+        #[arg(long = "crop-size", visible_alias = "crop_size", default_value_t = 256)]
+        crop_size: usize,
+        /// Images per call
+        #[arg(long = "batch-size", visible_alias = "batch_size", default_value_t = 1)]
+        batch_size: usize,
+        /// Untimed calls first
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed calls (the median is reported)
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// A folder of images (e.g. JPEG photos) to time decoding and augmentation on
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Threads for the data timing
+        #[arg(long = "num-threads", visible_alias = "num_threads", default_value_t = 4)]
+        num_threads: usize,
+        /// Print one JSON object instead of a table
+        #[arg(long)]
+        json: bool,
     },
     /// Print the networks' layers and parameter counts for the given options
     #[command(args_override_self = true)]
@@ -214,6 +242,42 @@ pub fn run(cli: Cli) -> Result<()> {
             )?;
             for file in written {
                 println!("wrote {}", file.display());
+            }
+            Ok(())
+        }
+        Command::Bench {
+            model,
+            crop_size,
+            batch_size,
+            warmup,
+            repeats,
+            data,
+            num_threads,
+            json,
+        } => {
+            let options = BenchOptions {
+                model: model.resolve(&ModelOptions::default()),
+                crop_size,
+                batch_size,
+                warmup,
+                repeats,
+                data,
+                num_threads,
+            };
+            let report = bench(&options, &device())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} + {} D, {}x{}, batch {}, {} on {} (medians of {} calls)",
+                    report.net_g, report.net_d, crop_size, crop_size, batch_size,
+                    report.precision, report.backend, report.repeats
+                );
+                println!("  generator inference  {:>9.1} ms/call  {:>8.1} ms/image", report.inference_ms, report.inference_ms_per_image);
+                println!("  training step        {:>9.1} ms/step  {:>8.2} images/s", report.train_step_ms, report.train_images_per_s);
+                if let Some(rate) = report.data_images_per_s {
+                    println!("  data pipeline        {rate:>9.1} images/s ({num_threads} threads)");
+                }
             }
             Ok(())
         }

@@ -1,0 +1,59 @@
+"""Runs `pix2pix bench --json` and the PyTorch reference side by side, interleaved over several
+rounds on the same machine, and prints medians and ratios (Rust / PyTorch; below 1 is faster).
+
+usage (from the repository root, after `cargo build --release`):
+    python3 scripts/bench/compare.py [--rounds 3] [--python PYTHON] [-- extra bench flags]
+e.g.  python3 scripts/bench/compare.py --python .venv-reference/bin/python -- --netG unet_256 --crop_size 256
+PYTHON needs the pinned torch (scripts/reference/requirements.txt); PIX2PIX_PYTHON is the default.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--python", default=os.environ.get("PIX2PIX_PYTHON", "python3"))
+    parser.add_argument("--binary", default=os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "pix2pix"))
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    flags = [f for f in args.rest if f != "--"]
+    if not flags:
+        flags = ["--netG", "unet_256", "--crop_size", "256", "--batch_size", "1"]
+
+    ours, theirs = [], []
+    for round_index in range(args.rounds):
+        ours.append(run_json([args.binary, "bench", "--json", *flags]))
+        theirs.append(run_json([args.python, os.path.join(ROOT, "scripts", "bench", "pytorch_bench.py"), *flags]))
+        print(f"round {round_index + 1}/{args.rounds}: "
+              f"Rust {ours[-1]['train_step_ms']:.0f} ms/step, PyTorch {theirs[-1]['train_step_ms']:.0f} ms/step",
+              file=sys.stderr)
+
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs)
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; torch {theirs[0]['torch']} "
+          f"({theirs[0]['threads']} threads); Rust backend {ours[0]['backend']}")
+    print(f"config: {' '.join(flags)}; medians of {args.rounds} interleaved rounds")
+    print(f"{'':24}{'Rust':>12}{'PyTorch':>12}{'ratio':>8}")
+    for key, label in [("inference_ms", "G inference (ms)"), ("train_step_ms", "train step (ms)")]:
+        a, b = med(ours, key), med(theirs, key)
+        print(f"{label:24}{a:12.1f}{b:12.1f}{a / b:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The PyTorch side of the benchmark: the official networks (scripts/reference/networks.py) and
+the official pix2pix step, timed like `pix2pix bench` (warm-up, then the median of repeated
+calls). Prints one JSON object with the same fields.
+
+usage: pytorch_bench.py --netG unet_256 --crop_size 256 --batch_size 1 [--device cpu|cuda]
+       [--warmup 2] [--repeats 5] [--bf16]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from networks import define_D, define_G  # noqa: E402
+
+
+def timed(fn, warmup, repeats, device):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--netG", default="unet_256")
+    parser.add_argument("--netD", default="basic")
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--ndf", type=int, default=64)
+    parser.add_argument("--crop_size", type=int, default=256)
+    parser.add_argument("--batch_size", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bf16", action="store_true")
+    args = parser.parse_args()
+
+    device = args.device
+    net_g = define_G(3, 3, args.ngf, args.netG, "batch", True).to(device)
+    net_d = define_D(6, args.ndf, args.netD).to(device)
+    n, size = args.batch_size, args.crop_size
+    real_a = torch.rand(n, 3, size, size, device=device) * 2 - 1
+    real_b = torch.rand(n, 3, size, size, device=device) * 2 - 1
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16)
+
+    net_g.eval()
+
+    def infer():
+        with torch.no_grad(), autocast:
+            net_g(real_a)
+
+    inference_ms = timed(infer, args.warmup, args.repeats, device)
+
+    net_g.train()
+    net_d.train()
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    l1 = nn.L1Loss()
+
+    def step():
+        with autocast:
+            fake_b = net_g(real_a)
+        for p in net_d.parameters():
+            p.requires_grad = True
+        opt_d.zero_grad()
+        with autocast:
+            pred_fake = net_d(torch.cat((real_a, fake_b), 1).detach())
+            pred_real = net_d(torch.cat((real_a, real_b), 1))
+            loss_d = 0.5 * (bce(pred_fake, torch.zeros_like(pred_fake)) + bce(pred_real, torch.ones_like(pred_real)))
+        loss_d.backward()
+        opt_d.step()
+        for p in net_d.parameters():
+            p.requires_grad = False
+        opt_g.zero_grad()
+        with autocast:
+            pred_fake = net_d(torch.cat((real_a, fake_b), 1))
+            loss_g = bce(pred_fake, torch.ones_like(pred_fake)) + 100.0 * l1(fake_b, real_b)
+        loss_g.backward()
+        opt_g.step()
+        loss_g.item()
+
+    train_step_ms = timed(step, args.warmup, args.repeats, device)
+    print(json.dumps({
+        "backend": "pytorch", "device": device, "precision": "bf16" if args.bf16 else "f32",
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "net_g": args.netG, "net_d": args.netD, "crop_size": size, "batch_size": n,
+        "repeats": args.repeats, "inference_ms": inference_ms, "inference_ms_per_image": inference_ms / n,
+        "train_step_ms": train_step_ms, "train_images_per_s": n * 1e3 / train_step_ms,
+    }))
+
+
+if __name__ == "__main__":
+    main()

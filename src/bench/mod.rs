@@ -1,0 +1,176 @@
+//! `pix2pix bench`: medians of generator inference, a full training step and the data pipeline,
+//! on the device at hand, for comparison with the PyTorch reference (scripts/bench/).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::Serialize;
+
+use crate::data::{AlignedDataset, BatchLoader, DataOptions};
+use crate::error::{Error, Result};
+use crate::model::ModelOptions;
+use crate::options::TrainOptions;
+use crate::train::Pix2Pix;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub model: ModelOptions,
+    pub crop_size: usize,
+    pub batch_size: usize,
+    /// Untimed calls before timing (kernel selection, allocator warm-up).
+    pub warmup: usize,
+    /// Timed calls; the report gives their median.
+    pub repeats: usize,
+    /// A folder of images to time decoding and augmentation on (resize_and_crop, flips).
+    pub data: Option<PathBuf>,
+    /// Decoding threads for the data timing.
+    pub num_threads: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub backend: String,
+    pub device: String,
+    pub precision: &'static str,
+    pub net_g: String,
+    pub net_d: String,
+    pub crop_size: usize,
+    pub batch_size: usize,
+    pub repeats: usize,
+    /// Median time of one generator forward (eval mode, no autodiff) on a batch.
+    pub inference_ms: f64,
+    pub inference_ms_per_image: f64,
+    /// Median time of one training step (G forward, D update, G update) on a batch.
+    pub train_step_ms: f64,
+    pub train_images_per_s: f64,
+    /// Decoded and augmented images per second, when a data folder was given.
+    pub data_images_per_s: Option<f64>,
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    }
+}
+
+/// Milliseconds of `run` over `warmup` + `repeats` calls, median of the timed ones.
+fn time_ms(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        run();
+    }
+    let samples = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            device.sync().expect("the device finishes its work");
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    median(samples)
+}
+
+pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
+    let multiple = options.model.net_g.size_multiple();
+    if options.crop_size % multiple != 0 {
+        return Err(Error::InvalidOption {
+            option: "--crop_size",
+            reason: format!(
+                "{} is not divisible by {multiple}, which --netG {} needs",
+                options.crop_size, options.model.net_g
+            ),
+        });
+    }
+    let (n, size) = (options.batch_size, options.crop_size);
+    let input = |channels| {
+        Tensor::<4>::random([n, channels, size, size], Distribution::Uniform(-1.0, 1.0), device)
+    };
+
+    let generator = options.model.generator(device).valid();
+    let real_a = input(options.model.input_nc);
+    let inference_ms = time_ms(options.warmup, options.repeats, device, || {
+        let _ = generator.forward(real_a.clone());
+    });
+
+    let train_device = device.clone().autodiff();
+    let mut model = Pix2Pix::new(&options.model, &TrainOptions::default(), &train_device);
+    let (a, b) = (
+        input(options.model.input_nc).autodiff(),
+        input(options.model.output_nc).autodiff(),
+    );
+    let train_step_ms = time_ms(options.warmup, options.repeats, device, || {
+        let _ = model.step(a.clone(), b.clone(), 2e-4);
+    });
+
+    let data_images_per_s = options
+        .data
+        .as_ref()
+        .map(|folder| data_throughput(folder, options))
+        .transpose()?;
+
+    Ok(BenchReport {
+        backend: backend_name(device),
+        device: format!("{device:?}"),
+        precision: "f32",
+        net_g: options.model.net_g.to_string(),
+        net_d: options.model.net_d.to_string(),
+        crop_size: size,
+        batch_size: n,
+        repeats: options.repeats,
+        inference_ms,
+        inference_ms_per_image: inference_ms / n as f64,
+        train_step_ms,
+        train_images_per_s: n as f64 * 1e3 / train_step_ms,
+        data_images_per_s,
+    })
+}
+
+/// One pass of the loader over `folder` (its images taken as A|B pairs, as training would).
+fn data_throughput(folder: &std::path::Path, options: &BenchOptions) -> Result<f64> {
+    let data = DataOptions {
+        dataroot: folder.parent().map(PathBuf::from).unwrap_or_default(),
+        phase: folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        load_size: options.crop_size * 286 / 256,
+        crop_size: options.crop_size,
+        num_threads: options.num_threads,
+        ..DataOptions::default()
+    };
+    let (input_nc, output_nc) = (options.model.input_nc, options.model.output_nc);
+    let dataset = AlignedDataset::open(&data, input_nc, output_nc)?;
+    let loader = BatchLoader::new(
+        dataset,
+        input_nc,
+        output_nc,
+        options.batch_size,
+        true,
+        0,
+        options.num_threads,
+        false,
+    );
+    let start = Instant::now();
+    let mut images = 0;
+    for batch in loader.epoch(1, 0) {
+        images += batch?.len();
+    }
+    Ok(images as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A short name of the backend behind `device`: `Device<Flex(Cpu)>` gives `flex`.
+fn backend_name(device: &Device) -> String {
+    let debug = format!("{device:?}");
+    let inner = debug.strip_prefix("Device<").unwrap_or(&debug);
+    inner
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .to_lowercase()
+}
