@@ -517,15 +517,39 @@ fn bench_prints_one_json_object_with_the_timings() {
     let dir = root.path();
     common::dataset(dir, 32, 3, 1);
     let out = ok(pix2pix(
-        &["bench", "--netG", "unet_32", "--ngf", "8", "--ndf", "8", "--crop_size", "32", "--warmup", "0",
-          "--repeats", "1", "--data", "shapes/train", "--json"],
+        &[
+            "bench",
+            "--netG",
+            "unet_32",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+            "--crop_size",
+            "32",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--data",
+            "shapes/train",
+            "--json",
+        ],
         dir,
     ));
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    for key in ["inference_ms", "train_step_ms", "train_images_per_s", "data_images_per_s"] {
+    for key in [
+        "inference_ms",
+        "train_step_ms",
+        "train_images_per_s",
+        "data_images_per_s",
+    ] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key} in {report}");
     }
     assert_eq!(report["backend"], "flex");
     assert_eq!(report["precision"], "f32");
-    fails_with(pix2pix(&["bench", "--crop_size", "100"], dir), &["--crop_size", "100", "256"]);
+    fails_with(
+        pix2pix(&["bench", "--crop_size", "100"], dir),
+        &["--crop_size", "100", "256"],
+    );
 }

@@ -89,7 +89,11 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
     }
     let (n, size) = (options.batch_size, options.crop_size);
     let input = |channels| {
-        Tensor::<4>::random([n, channels, size, size], Distribution::Uniform(-1.0, 1.0), device)
+        Tensor::<4>::random(
+            [n, channels, size, size],
+            Distribution::Uniform(-1.0, 1.0),
+            device,
+        )
     };
 
     let generator = options.model.generator(device).valid();

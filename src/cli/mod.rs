@@ -110,7 +110,11 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
         /// Threads for the data timing
-        #[arg(long = "num-threads", visible_alias = "num_threads", default_value_t = 4)]
+        #[arg(
+            long = "num-threads",
+            visible_alias = "num_threads",
+            default_value_t = 4
+        )]
         num_threads: usize,
         /// Print one JSON object instead of a table
         #[arg(long)]
@@ -270,11 +274,23 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 println!(
                     "{} + {} D, {}x{}, batch {}, {} on {} (medians of {} calls)",
-                    report.net_g, report.net_d, crop_size, crop_size, batch_size,
-                    report.precision, report.backend, report.repeats
+                    report.net_g,
+                    report.net_d,
+                    crop_size,
+                    crop_size,
+                    batch_size,
+                    report.precision,
+                    report.backend,
+                    report.repeats
                 );
-                println!("  generator inference  {:>9.1} ms/call  {:>8.1} ms/image", report.inference_ms, report.inference_ms_per_image);
-                println!("  training step        {:>9.1} ms/step  {:>8.2} images/s", report.train_step_ms, report.train_images_per_s);
+                println!(
+                    "  generator inference  {:>9.1} ms/call  {:>8.1} ms/image",
+                    report.inference_ms, report.inference_ms_per_image
+                );
+                println!(
+                    "  training step        {:>9.1} ms/step  {:>8.2} images/s",
+                    report.train_step_ms, report.train_images_per_s
+                );
                 if let Some(rate) = report.data_images_per_s {
                     println!("  data pipeline        {rate:>9.1} images/s ({num_threads} threads)");
                 }
