@@ -54,6 +54,17 @@ pub enum Error {
     )]
     ArchitectureMismatch { path: PathBuf, differences: String },
 
+    #[error("{path} already exists: pass --force to replace it (nothing was written)")]
+    OutputExists { path: PathBuf },
+
+    #[error(
+        "the output {output} and the input {input} overlap: choose an output folder outside the input"
+    )]
+    OutputInsideInput { output: PathBuf, input: PathBuf },
+
+    #[error("cannot download {url}: {reason}")]
+    Download { url: String, reason: String },
+
     #[error(
         "the losses became NaN or infinite at epoch {epoch}, iteration {iteration} ({losses}); training stopped and the last checkpoint was kept. Lower --lr or check the data"
     )]
@@ -62,6 +73,16 @@ pub enum Error {
         iteration: usize,
         losses: String,
     },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

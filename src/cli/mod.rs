@@ -1,6 +1,7 @@
 //! The `pix2pix` command line: a thin layer that turns flags into library options.
 
 mod args;
+mod data;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,6 +77,11 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         generator: GeneratorArgs,
+    },
+    /// Dataset tools: combine, edges, colorization, split, check, download
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
     },
     /// Write a checkpoint as an official PyTorch state_dict (.pth) or safetensors file
     #[command(args_override_self = true)]
@@ -233,6 +239,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Data { command } => data::run(command),
         Command::Export {
             run,
             format,

@@ -5,6 +5,7 @@ pub mod aligned;
 pub mod image;
 pub mod loader;
 pub mod synthetic;
+pub mod tools;
 pub mod transform;
 
 use std::path::PathBuf;

@@ -1,0 +1,194 @@
+//! `data check`: what a dataset folder holds and whether training on it would work, before a
+//! long run fails on it: counts per phase, sizes, A|B width parity, unreadable or truncated files,
+//! duplicate names, and whether the sizes suit the network and crop.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::for_each_with_progress;
+use crate::data::image::{list_images, load_rgb};
+use crate::data::transform::{Preprocess, Transform};
+use crate::error::{Error, Result};
+use crate::model::GeneratorArch;
+
+pub struct CheckOptions {
+    pub dir: PathBuf,
+    pub net_g: GeneratorArch,
+    pub preprocess: Preprocess,
+    pub load_size: usize,
+    pub crop_size: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct PhaseReport {
+    pub name: String,
+    pub count: usize,
+    /// Pair sizes (whole A|B file) and how many files have each.
+    pub sizes: BTreeMap<(u32, u32), usize>,
+    pub odd_width: Vec<PathBuf>,
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Files whose halves end up smaller than crop_size.
+    pub too_small: Vec<PathBuf>,
+    /// Stems held by more than one file (e.g. a.png and a.jpg).
+    pub duplicates: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub phases: Vec<PhaseReport>,
+    /// What would make training fail.
+    pub problems: Vec<String>,
+    /// What deserves a look but does not stop training.
+    pub warnings: Vec<String>,
+}
+
+fn image_subfolders(dir: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut phases: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter(|e| list_images(&e.path()).is_ok_and(|f| !f.is_empty()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    phases.sort();
+    Ok(phases)
+}
+
+fn check_phase(dir: &Path, name: &str, options: &CheckOptions) -> Result<PhaseReport> {
+    let files = list_images(&dir.join(name))?;
+    let mut stems = BTreeMap::<String, usize>::new();
+    for f in &files {
+        *stems
+            .entry(
+                f.file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+            .or_default() += 1;
+    }
+    let transform = Transform {
+        preprocess: options.preprocess,
+        load_size: options.load_size as u32,
+        crop_size: options.crop_size as u32,
+        flip: false,
+    };
+    let report = Mutex::new(PhaseReport {
+        name: name.to_string(),
+        count: files.len(),
+        duplicates: stems
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(s, _)| s)
+            .collect(),
+        ..PhaseReport::default()
+    });
+    for_each_with_progress(&files, &format!("check {name}"), |path| {
+        let image = match load_rgb(path) {
+            Ok(image) => image,
+            Err(error) => {
+                let reason = match error {
+                    Error::BadImage { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                report
+                    .lock()
+                    .unwrap()
+                    .unreadable
+                    .push((path.clone(), reason));
+                return Ok(());
+            }
+        };
+        let (w, h) = image.dimensions();
+        let half = image::RgbImage::new(w / 2, h);
+        let out = transform.apply(&half, transform.draw(w / 2, h, &mut rand::rng()));
+        let mut report = report.lock().unwrap();
+        *report.sizes.entry((w, h)).or_default() += 1;
+        if w % 2 == 1 {
+            report.odd_width.push(path.clone());
+        }
+        if transform.crops()
+            && (out.width() < transform.crop_size || out.height() < transform.crop_size)
+        {
+            report.too_small.push(path.clone());
+        }
+        Ok(())
+    })?;
+    Ok(report.into_inner().unwrap())
+}
+
+pub fn check(options: &CheckOptions) -> Result<CheckReport> {
+    if !options.dir.is_dir() {
+        return Err(Error::MissingDataFolder {
+            path: options.dir.clone(),
+        });
+    }
+    let mut report = CheckReport::default();
+    let multiple = options.net_g.size_multiple();
+    if options.preprocess.crops_to_crop_size() && options.crop_size % multiple != 0 {
+        report.problems.push(format!(
+            "--crop_size {} is not divisible by {multiple}, which --netG {} needs",
+            options.crop_size, options.net_g
+        ));
+    }
+    let phases = image_subfolders(&options.dir)?;
+    if phases.is_empty() {
+        let flat = list_images(&options.dir)?.len();
+        report.problems.push(if flat > 0 {
+            format!(
+                "{} holds {flat} images but no train/ folder: make one with `pix2pix data split --in {} --out <dir>`",
+                options.dir.display(),
+                options.dir.display()
+            )
+        } else {
+            format!("{} holds no images in any subfolder", options.dir.display())
+        });
+        return Ok(report);
+    }
+    if !phases.iter().any(|p| p == "train") {
+        report.problems.push(format!(
+            "no train/ folder with images in {}",
+            options.dir.display()
+        ));
+    }
+    for phase in &phases {
+        let p = check_phase(&options.dir, phase, options)?;
+        if !p.unreadable.is_empty() {
+            report.problems.push(format!(
+                "{phase}: {} unreadable files (e.g. {}): fix or remove them, or train with --skip_bad",
+                p.unreadable.len(),
+                p.unreadable[0].0.display()
+            ));
+        }
+        if !p.too_small.is_empty() {
+            report.problems.push(format!(
+                "{phase}: {} files have halves smaller than --crop_size {} after preprocessing (e.g. {})",
+                p.too_small.len(),
+                options.crop_size,
+                p.too_small[0].display()
+            ));
+        }
+        if !p.odd_width.is_empty() {
+            report.warnings.push(format!(
+                "{phase}: {} files have an odd width, so A and B differ by a column (e.g. {})",
+                p.odd_width.len(),
+                p.odd_width[0].display()
+            ));
+        }
+        if !p.duplicates.is_empty() {
+            report.warnings.push(format!(
+                "{phase}: names used by several files: {}",
+                p.duplicates.join(", ")
+            ));
+        }
+        if p.sizes.len() > 1 && options.preprocess == Preprocess::None {
+            report.warnings.push(format!(
+                "{phase}: {} different sizes with --preprocess none: batches above 1 need equal sizes",
+                p.sizes.len()
+            ));
+        }
+        report.phases.push(p);
+    }
+    Ok(report)
+}

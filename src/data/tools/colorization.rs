@@ -1,0 +1,41 @@
+//! `data colorization`: gray|colour pairs from photos, for learning colourisation. Train with
+//! `--input_nc 1 --output_nc 3`: the gray side is then read as one channel.
+
+use std::path::PathBuf;
+
+use super::{Staging, for_each_with_progress, png_name, resized, side_by_side};
+use crate::data::image::{list_images, load_rgb, save_png};
+use crate::error::{Error, Result};
+
+pub struct ColorizationOptions {
+    pub photos: PathBuf,
+    pub out: PathBuf,
+    /// Side of the square outputs; None keeps each photo's size.
+    pub size: Option<u32>,
+    pub force: bool,
+}
+
+pub fn colorization(options: &ColorizationOptions) -> Result<(usize, PathBuf)> {
+    if !options.photos.is_dir() {
+        return Err(Error::MissingDataFolder {
+            path: options.photos.clone(),
+        });
+    }
+    let photos = list_images(&options.photos)?;
+    if photos.is_empty() {
+        return Err(Error::EmptyDataFolder {
+            path: options.photos.clone(),
+        });
+    }
+    let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
+    for_each_with_progress(&photos, "colorization", |path| {
+        let photo = resized(load_rgb(path)?, options.size);
+        let gray = image::DynamicImage::ImageLuma8(image::imageops::grayscale(&photo)).to_rgb8();
+        save_png(
+            &side_by_side(&gray, &photo),
+            &staging.path(png_name(path)),
+            "--out",
+        )
+    })?;
+    Ok((photos.len(), staging.finish()?))
+}

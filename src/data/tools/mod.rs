@@ -1,0 +1,146 @@
+//! `pix2pix data`: making training-ready A|B datasets from users' images. Every tool writes into
+//! a staging folder beside its output and renames it into place at the end, so a failure leaves
+//! no partial output, and an existing output is only replaced with `--force`.
+
+pub mod check;
+pub mod colorization;
+pub mod combine;
+pub mod download;
+pub mod edges;
+pub mod split;
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// An output folder being written: files go to `<out>.partial-<pid>` until [`Staging::finish`].
+pub struct Staging {
+    target: PathBuf,
+    staging: PathBuf,
+    force: bool,
+}
+
+impl Staging {
+    /// Checks that `target` may be written (absent, or `force`) and is not inside any of
+    /// `inputs`, then creates the staging folder.
+    pub fn new(target: &Path, inputs: &[&Path], force: bool) -> Result<Self> {
+        if target.exists() && !force {
+            return Err(Error::OutputExists {
+                path: target.to_path_buf(),
+            });
+        }
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        for input in inputs {
+            // Either way round is refused: writing into the input, or (with --force)
+            // replacing a folder that holds the input.
+            let (out, inp) = (absolute(target), absolute(input));
+            if out.starts_with(&inp) || inp.starts_with(&out) {
+                return Err(Error::OutputInsideInput {
+                    output: target.to_path_buf(),
+                    input: input.to_path_buf(),
+                });
+            }
+        }
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let staging = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        crate::fsutil::create_dir(&staging, "--out")?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            staging,
+            force,
+        })
+    }
+
+    /// Where to write: a path inside the staging folder.
+    pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
+        self.staging.join(relative)
+    }
+
+    /// Moves the staging folder into place (replacing the old output with --force).
+    pub fn finish(self) -> Result<PathBuf> {
+        if self.force && self.target.exists() {
+            std::fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
+        }
+        std::fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Unfinished (an error): remove what was written.
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// A progress bar over `len` items, labelled.
+pub fn progress(len: usize, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Runs `job` on every item in parallel with a progress bar; the first error stops the run.
+pub fn for_each_with_progress<T: Sync>(
+    items: &[T],
+    label: &str,
+    job: impl Fn(&T) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    let bar = progress(items.len(), label);
+    let result = items.par_iter().try_for_each(|item| {
+        let outcome = job(item);
+        bar.inc(1);
+        outcome
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// Places A and B side by side (both the height of A; B is resized if it differs).
+pub fn side_by_side(a: &RgbImage, b: &RgbImage) -> RgbImage {
+    let b = if b.dimensions() == a.dimensions() {
+        b.clone()
+    } else {
+        image::imageops::resize(
+            b,
+            a.width(),
+            a.height(),
+            image::imageops::FilterType::CatmullRom,
+        )
+    };
+    let mut pair = RgbImage::new(a.width() * 2, a.height());
+    image::imageops::replace(&mut pair, a, 0, 0);
+    image::imageops::replace(&mut pair, &b, a.width() as i64, 0);
+    pair
+}
+
+/// Resizes to `size` x `size` (bicubic), or keeps the image when `size` is None.
+pub fn resized(image: RgbImage, size: Option<u32>) -> RgbImage {
+    match size {
+        Some(s) if image.dimensions() != (s, s) => {
+            image::imageops::resize(&image, s, s, image::imageops::FilterType::CatmullRom)
+        }
+        _ => image,
+    }
+}
+
+/// The output file for an input image: its stem with `.png`.
+pub fn png_name(input: &Path) -> String {
+    format!(
+        "{}.png",
+        input
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("image")
+    )
+}

@@ -1,0 +1,86 @@
+//! `data split`: train/val/test folders from one folder of A|B images, reproducibly (a seeded
+//! shuffle of the sorted file list). Files are copied; the input is left as it is.
+
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::{Staging, for_each_with_progress};
+use crate::data::image::list_images;
+use crate::error::{Error, Result};
+
+pub struct SplitOptions {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    /// Fractions of the images for val and test; the rest is train.
+    pub val: f64,
+    pub test: f64,
+    pub seed: u64,
+    pub force: bool,
+}
+
+/// Images per phase, in the order train, val, test.
+pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
+    for (option, value) in [("--val", options.val), ("--test", options.test)] {
+        if !(0.0..1.0).contains(&value) {
+            return Err(Error::InvalidOption {
+                option,
+                reason: format!("{value} is not a fraction in [0, 1)"),
+            });
+        }
+    }
+    if options.val + options.test >= 1.0 {
+        return Err(Error::InvalidOption {
+            option: "--val",
+            reason: format!(
+                "--val {} and --test {} leave nothing for train",
+                options.val, options.test
+            ),
+        });
+    }
+    if !options.input.is_dir() {
+        return Err(Error::MissingDataFolder {
+            path: options.input.clone(),
+        });
+    }
+    let mut files = list_images(&options.input)?;
+    if files.is_empty() {
+        return Err(Error::EmptyDataFolder {
+            path: options.input.clone(),
+        });
+    }
+    files.shuffle(&mut StdRng::seed_from_u64(options.seed));
+    let n = files.len();
+    let n_test = (n as f64 * options.test).round() as usize;
+    let n_val = ((n as f64 * options.val).round() as usize).min(n - n_test);
+    let n_train = n - n_test - n_val;
+    let staging = Staging::new(&options.out, &[&options.input], options.force)?;
+    let jobs: Vec<(PathBuf, &str)> = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let phase = if i < n_train {
+                "train"
+            } else if i < n_train + n_val {
+                "val"
+            } else {
+                "test"
+            };
+            (file, phase)
+        })
+        .collect();
+    for phase in ["train", "val", "test"] {
+        crate::fsutil::create_dir(&staging.path(phase), "--out")?;
+    }
+    for_each_with_progress(&jobs, "split", |(file, phase)| {
+        let target = staging
+            .path(phase)
+            .join(file.file_name().unwrap_or_default());
+        std::fs::copy(file, &target)
+            .map(|_| ())
+            .map_err(|e| Error::io(&target, e))
+    })?;
+    Ok(([n_train, n_val, n_test], staging.finish()?))
+}
