@@ -15,7 +15,7 @@ pub enum Error {
     EmptyDataFolder { path: PathBuf },
 
     #[error(
-        "cannot read image {path}: {reason} (fix or remove the file, or pass --skip_bad to skip unreadable images)"
+        "cannot read image {path}: {reason} (fix or remove the file; training can skip such files with --skip_bad)"
     )]
     BadImage { path: PathBuf, reason: String },
 

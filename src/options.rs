@@ -110,18 +110,10 @@ impl RunOptions {
         if m.n_layers_d == 0 {
             return invalid("--n_layers_D", "must be at least 1".into());
         }
-        let multiple = m.net_g.size_multiple();
         if self.data.preprocess.crops_to_crop_size()
-            && !self.data.crop_size.is_multiple_of(multiple)
+            && let Some(reason) = m.net_g.unsuitable_side(self.data.crop_size)
         {
-            return invalid(
-                "--crop_size",
-                format!(
-                    "{} is not divisible by {multiple}, which --netG {} needs: use a multiple \
-                     of {multiple} (or a smaller unet_<N>)",
-                    self.data.crop_size, m.net_g
-                ),
-            );
+            return invalid("--crop_size", reason);
         }
         if self.data.load_size < self.data.crop_size
             && self.data.preprocess == crate::data::Preprocess::ResizeAndCrop

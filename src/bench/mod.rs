@@ -77,14 +77,10 @@ fn time_ms(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()
 }
 
 pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
-    let multiple = options.model.net_g.size_multiple();
-    if options.crop_size % multiple != 0 {
+    if let Some(reason) = options.model.net_g.unsuitable_side(options.crop_size) {
         return Err(Error::InvalidOption {
             option: "--crop_size",
-            reason: format!(
-                "{} is not divisible by {multiple}, which --netG {} needs",
-                options.crop_size, options.model.net_g
-            ),
+            reason,
         });
     }
     let (n, size) = (options.batch_size, options.crop_size);

@@ -125,10 +125,10 @@ pub fn run(command: DataCommand) -> Result<()> {
             for (name, side) in report.unpaired.iter().take(20) {
                 eprintln!("unpaired: {name} (only in {side})");
             }
-            for (name, a, b) in report.size_mismatches.iter().take(20) {
+            for m in report.size_mismatches.iter().take(20) {
                 eprintln!(
-                    "skipped {name}: A is {}x{}, B is {}x{} (use --resize)",
-                    a.0, a.1, b.0, b.1
+                    "skipped {}: A is {}x{}, B is {}x{} (use --resize)",
+                    m.name, m.a.0, m.a.1, m.b.0, m.b.1
                 );
             }
             println!(

@@ -93,6 +93,17 @@ impl GeneratorArch {
             GeneratorArch::Resnet { .. } => 4,
         }
     }
+
+    /// Why crops of `side` pixels do not suit this generator, if they do not.
+    pub fn unsuitable_side(self, side: usize) -> Option<String> {
+        let multiple = self.size_multiple();
+        (!side.is_multiple_of(multiple)).then(|| {
+            format!(
+                "{side} is not divisible by {multiple}, which --netG {self} needs: use a multiple \
+                 of {multiple} (or a smaller unet_<N>)"
+            )
+        })
+    }
 }
 
 /// `--netD`.

@@ -125,12 +125,10 @@ pub fn check(options: &CheckOptions) -> Result<CheckReport> {
         });
     }
     let mut report = CheckReport::default();
-    let multiple = options.net_g.size_multiple();
-    if options.preprocess.crops_to_crop_size() && options.crop_size % multiple != 0 {
-        report.problems.push(format!(
-            "--crop_size {} is not divisible by {multiple}, which --netG {} needs",
-            options.crop_size, options.net_g
-        ));
+    if options.preprocess.crops_to_crop_size()
+        && let Some(reason) = options.net_g.unsuitable_side(options.crop_size)
+    {
+        report.problems.push(format!("--crop_size {reason}"));
     }
     let phases = image_subfolders(&options.dir)?;
     if phases.is_empty() {

@@ -17,13 +17,21 @@ pub struct CombineOptions {
     pub force: bool,
 }
 
+/// A pair whose sides differ in size: its name and the sizes of A and B.
+#[derive(Debug)]
+pub struct SizeMismatch {
+    pub name: String,
+    pub a: (u32, u32),
+    pub b: (u32, u32),
+}
+
 #[derive(Debug, Default)]
 pub struct CombineReport {
     pub written: usize,
     /// Names found on one side only, with the side that has them.
     pub unpaired: Vec<(String, &'static str)>,
     /// Pairs skipped because A and B differ in size (and no --resize was given).
-    pub size_mismatches: Vec<(String, (u32, u32), (u32, u32))>,
+    pub size_mismatches: Vec<SizeMismatch>,
     pub out: PathBuf,
 }
 
@@ -102,10 +110,11 @@ pub fn combine(options: &CombineOptions) -> Result<CombineReport> {
         let (a, b) = (load_rgb(a_path)?, load_rgb(b_path)?);
         if options.resize.is_none() && a.dimensions() != b.dimensions() {
             let name = format!("{phase}/{}", png_name(a_path));
-            mismatches
-                .lock()
-                .unwrap()
-                .push((name, a.dimensions(), b.dimensions()));
+            mismatches.lock().unwrap().push(SizeMismatch {
+                name,
+                a: a.dimensions(),
+                b: b.dimensions(),
+            });
             return Ok(());
         }
         let pair = side_by_side(&resized(a, options.resize), &resized(b, options.resize));
