@@ -3,53 +3,10 @@
 
 mod common;
 
+use common::{fails_with, ok, pix2pix, stderr, stdout};
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn pix2pix(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pix2pix"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ok(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "failed:\nstdout: {}\nstderr: {}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
-}
-
-fn fails_with(output: Output, needles: &[&str]) {
-    assert!(
-        !output.status.success(),
-        "should fail; stdout: {}",
-        stdout(&output)
-    );
-    let message = stderr(&output);
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "error lacks {needle:?}: {message}"
-        );
-    }
-    assert!(
-        !message.contains("panicked"),
-        "a panic instead of an error: {message}"
-    );
-}
 
 /// Official spellings of the flags, on a tiny network.
 const TINY: &[&str] = &[
@@ -489,7 +446,7 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
     .unwrap();
     let trained = state["total_iters"].as_u64().unwrap();
     assert!(trained >= 3, "{state}");
-    // The run resumes from there and finishes when given a reachable end.
+    // The run resumes from there: it finishes the interrupted epoch, then one more.
     ok(pix2pix(
         &[
             "train",
@@ -497,7 +454,7 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
             "sigint",
             "--continue_train",
             "--n_epochs",
-            &state["epoch"].to_string(),
+            &(state["epoch"].as_u64().unwrap() + 1).to_string(),
             "--n_epochs_decay",
             "0",
         ],

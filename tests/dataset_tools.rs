@@ -3,50 +3,15 @@
 
 mod common;
 
+use common::{fails_with, ok, pix2pix, stdout};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
 const PHOTOS: &str = "/usr/share/backgrounds/mate/nature";
-
-fn pix2pix(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pix2pix"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn fails_with(output: Output, needles: &[&str]) -> String {
-    assert!(
-        !output.status.success(),
-        "should fail: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for needle in needles {
-        assert!(all.contains(needle), "output lacks {needle:?}: {all}");
-    }
-    assert!(!all.contains("panicked"), "{all}");
-    all
-}
 
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -142,10 +107,10 @@ fn edges_of_real_photos_train_and_test() {
         ],
         dir,
     ));
-    let out = ok(pix2pix(
+    let out = stdout(&ok(pix2pix(
         &["test", "--dataroot", "ds", "--name", "edges"],
         dir,
-    ));
+    )));
     assert!(out.contains("tested 3 images"), "{out}");
 }
 
@@ -198,8 +163,8 @@ fn combine_pairs_by_name_per_phase_and_reports_the_rest() {
         dir,
     );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let stdout = ok(out);
-    assert!(stdout.contains("wrote 2 pairs"), "{stdout}");
+    let written = stdout(&ok(out));
+    assert!(written.contains("wrote 2 pairs"), "{written}");
     assert!(
         stderr.contains("train/only_a (only in A)") && stderr.contains("--resize"),
         "{stderr}"

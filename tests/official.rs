@@ -3,16 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{fails_with, ok, pix2pix, stdout};
 
-fn pix2pix(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pix2pix"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,25 +14,9 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn ok(output: Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn fails_with(output: Output, needles: &[&str]) {
-    assert!(!output.status.success(), "should have failed");
-    let message = String::from_utf8_lossy(&output.stderr);
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "error lacks {needle:?}: {message}"
-        );
-    }
-    assert!(
-        !message.contains("panicked"),
-        "a panic instead of an error: {message}"
-    );
+/// A clean failure with a one-line message holding every needle.
+fn one_line(output: Output, needles: &[&str]) {
+    let message = fails_with(output, needles);
     assert_eq!(
         message.trim().lines().count(),
         1,
@@ -110,7 +88,7 @@ fn flags_that_contradict_an_official_checkpoint_list_the_keys_and_the_matching_o
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let official = fixture("G_unet32_batch.pth");
-    fails_with(
+    one_line(
         pix2pix(
             &[
                 "translate",
@@ -140,7 +118,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
     let dir = root.path();
     std::fs::write(dir.join("image.png"), b"not an image").unwrap();
     std::fs::write(dir.join("notes_net_G.pth"), b"plain text, not a checkpoint").unwrap();
-    fails_with(
+    one_line(
         pix2pix(
             &[
                 "translate",
@@ -156,7 +134,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
     );
     let bytes = std::fs::read(fixture("G_unet32_batch.pth")).unwrap();
     std::fs::write(dir.join("cut_net_G.pth"), &bytes[..bytes.len() / 3]).unwrap();
-    fails_with(
+    one_line(
         pix2pix(
             &[
                 "translate",
@@ -171,7 +149,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
         &["cut_net_G.pth", "expected a PyTorch state_dict"],
     );
     let d = fixture("D_basic_batch.pth");
-    fails_with(
+    one_line(
         pix2pix(
             &[
                 "translate",
@@ -191,7 +169,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
         burn::tensor::TensorData::new(vec![0.0f32; 6], [2, 3]),
     );
     pix2pix::interop::write_pth(&dir.join("mlp.pth"), &other, "--output").unwrap();
-    fails_with(
+    one_line(
         pix2pix(
             &[
                 "translate",
@@ -236,7 +214,7 @@ fn export_writes_official_files_that_load_back_with_the_same_outputs() {
         ],
         dir,
     ));
-    let out = ok(pix2pix(
+    let out = stdout(&ok(pix2pix(
         &[
             "export",
             "--name",
@@ -245,7 +223,7 @@ fn export_writes_official_files_that_load_back_with_the_same_outputs() {
             "exported/latest_net_G.pth",
         ],
         dir,
-    ));
+    )));
     assert!(out.contains("latest_net_D.pth"), "{out}");
     ok(pix2pix(
         &[

@@ -45,3 +45,49 @@ pub fn tiny_options(root: &Path, dataroot: &Path, name: &str) -> RunOptions {
         },
     }
 }
+
+/// Runs the real binary in `cwd`.
+pub fn pix2pix(args: &[&str], cwd: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pix2pix"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success, showing both streams otherwise.
+pub fn ok(output: std::process::Output) -> std::process::Output {
+    assert!(
+        output.status.success(),
+        "failed:\nstdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// Asserts a clean failure (no panic) whose output holds every needle; returns that output.
+pub fn fails_with(output: std::process::Output, needles: &[&str]) -> String {
+    assert!(
+        !output.status.success(),
+        "should fail; stdout: {}",
+        stdout(&output)
+    );
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    for needle in needles {
+        assert!(all.contains(needle), "output lacks {needle:?}: {all}");
+    }
+    assert!(
+        !all.contains("panicked"),
+        "a panic instead of an error: {all}"
+    );
+    all
+}
