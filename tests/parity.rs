@@ -73,11 +73,13 @@ fn check_generator(name: &str, net_g: &str, norm: NormKind, input_nc: usize, dro
     let input = tensor(&io, "input", &device);
     let eval = values(g.valid().forward(input.clone()));
     let diff = max_abs_diff(&eval, &values(tensor(&io, "eval", &device)));
+    eprintln!("{name} eval: max abs diff {diff:e}");
     assert!(diff < 1e-4, "{name} eval: max abs diff {diff:e}");
     if let Some(expected) = io.get("train") {
         let train = values(g.forward(input));
         let expected = expected.clone().try_to_vec::<f32>().unwrap();
         let diff = max_abs_diff(&train, &expected);
+        eprintln!("{name} train: max abs diff {diff:e}");
         assert!(diff < 1e-4, "{name} train: max abs diff {diff:e}");
     }
 }
@@ -151,6 +153,7 @@ fn check_discriminator(name: &str, net_d: DiscriminatorArch, n_layers: usize, no
         ("train", d.forward(input.clone())),
     ] {
         let diff = max_abs_diff(&values(output), &values(tensor(&io, mode, &device)));
+        eprintln!("{name} {mode}: max abs diff {diff:e}");
         assert!(diff < 1e-4, "{name} {mode}: max abs diff {diff:e}");
     }
 }
@@ -198,6 +201,7 @@ fn legacy_format_and_missing_num_batches_tracked_load() {
 
 /// max |a - b| / max |b| for each tensor of `expected`.
 fn assert_state_dicts_close(ours: &StateDict, expected: &StateDict, tolerance: f32, what: &str) {
+    let mut worst = 0.0f32;
     for (key, theirs) in expected {
         if key.ends_with("num_batches_tracked") {
             continue;
@@ -206,11 +210,13 @@ fn assert_state_dicts_close(ours: &StateDict, expected: &StateDict, tolerance: f
         let mine = ours[key].clone().try_to_vec::<f32>().unwrap();
         let scale = theirs.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
         let relative = max_abs_diff(&mine, &theirs) / scale;
+        worst = worst.max(relative);
         assert!(
             relative < tolerance,
             "{what} {key}: relative difference {relative:e}"
         );
     }
+    eprintln!("{what} after one step: largest relative difference {worst:e}");
 }
 
 #[test]
@@ -244,6 +250,7 @@ fn one_training_step_matches_pytorch() {
         ("G_GAN", losses.G_GAN, scalar("G_GAN")),
         ("G_L1", losses.G_L1, scalar("G_L1")),
     ] {
+        eprintln!("{name}: {ours} (PyTorch {theirs})");
         assert!(
             ((ours - theirs) / theirs).abs() < 1e-4,
             "{name}: {ours} vs PyTorch {theirs}"
