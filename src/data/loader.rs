@@ -125,11 +125,6 @@ impl BatchLoader {
         &self.dataset
     }
 
-    /// Batches per epoch (the last one may be smaller).
-    pub fn batches_per_epoch(&self) -> usize {
-        self.dataset.len().div_ceil(self.batch_size)
-    }
-
     /// The dataset order of `epoch`: a seeded shuffle, or file order.
     fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
