@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::{Staging, for_each_with_progress, png_name, resized, side_by_side};
-use crate::data::image::{list_images, load_rgb, save_png};
-use crate::error::{Error, Result};
+use super::{Staging, for_each_with_progress, input_images, png_name, resized, side_by_side};
+use crate::data::image::{load_rgb, save_png};
+use crate::error::Result;
 
 pub struct ColorizationOptions {
     pub photos: PathBuf,
@@ -16,17 +16,7 @@ pub struct ColorizationOptions {
 }
 
 pub fn colorization(options: &ColorizationOptions) -> Result<(usize, PathBuf)> {
-    if !options.photos.is_dir() {
-        return Err(Error::MissingDataFolder {
-            path: options.photos.clone(),
-        });
-    }
-    let photos = list_images(&options.photos)?;
-    if photos.is_empty() {
-        return Err(Error::EmptyDataFolder {
-            path: options.photos.clone(),
-        });
-    }
+    let photos = input_images(&options.photos)?;
     let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
     for_each_with_progress(&photos, "colorization", |path| {
         let photo = resized(load_rgb(path)?, options.size);

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::region_labelling::{Connectivity, connected_components};
 
-use super::{Staging, for_each_with_progress, png_name, resized, side_by_side};
-use crate::data::image::{list_images, load_rgb, save_png};
+use super::{Staging, for_each_with_progress, input_images, png_name, resized, side_by_side};
+use crate::data::image::{load_rgb, save_png};
 use crate::error::{Error, Result};
 
 pub struct EdgesOptions {
@@ -105,23 +105,13 @@ fn remove_small_components(image: &mut GrayImage, min_pixels: usize) {
 }
 
 pub fn edges(options: &EdgesOptions) -> Result<(usize, PathBuf)> {
-    if !options.photos.is_dir() {
-        return Err(Error::MissingDataFolder {
-            path: options.photos.clone(),
-        });
-    }
     if options.low > options.high {
         return Err(Error::InvalidOption {
             option: "--low",
             reason: format!("{} is above --high {}", options.low, options.high),
         });
     }
-    let photos = list_images(&options.photos)?;
-    if photos.is_empty() {
-        return Err(Error::EmptyDataFolder {
-            path: options.photos.clone(),
-        });
-    }
+    let photos = input_images(&options.photos)?;
     let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
     for_each_with_progress(&photos, "edges", |path| {
         let photo = resized(load_rgb(path)?, Some(options.size));

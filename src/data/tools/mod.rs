@@ -134,6 +134,22 @@ pub fn resized(image: RgbImage, size: Option<u32>) -> RgbImage {
     }
 }
 
+/// The images of an input folder, which must exist and hold at least one.
+pub fn input_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::MissingDataFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    let images = crate::data::image::list_images(dir)?;
+    if images.is_empty() {
+        return Err(Error::EmptyDataFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(images)
+}
+
 /// The output file for an input image: its stem with `.png`.
 pub fn png_name(input: &Path) -> String {
     format!(

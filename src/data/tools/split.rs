@@ -7,8 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{Staging, for_each_with_progress};
-use crate::data::image::list_images;
+use super::{Staging, for_each_with_progress, input_images};
 use crate::error::{Error, Result};
 
 pub struct SplitOptions {
@@ -40,17 +39,7 @@ pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
             ),
         });
     }
-    if !options.input.is_dir() {
-        return Err(Error::MissingDataFolder {
-            path: options.input.clone(),
-        });
-    }
-    let mut files = list_images(&options.input)?;
-    if files.is_empty() {
-        return Err(Error::EmptyDataFolder {
-            path: options.input.clone(),
-        });
-    }
+    let mut files = input_images(&options.input)?;
     files.shuffle(&mut StdRng::seed_from_u64(options.seed));
     let n = files.len();
     let n_test = (n as f64 * options.test).round() as usize;
