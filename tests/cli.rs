@@ -3,45 +3,10 @@
 
 mod common;
 
-use common::{fails_with, ok, pix2pix, stderr, stdout};
+use common::{TINY, fails_with, ok, pix2pix, stderr, stdout, train_tiny};
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-/// Official spellings of the flags, on a tiny network.
-const TINY: &[&str] = &[
-    "--netG",
-    "unet_32",
-    "--ngf",
-    "8",
-    "--ndf",
-    "8",
-    "--load_size",
-    "32",
-    "--crop_size",
-    "32",
-];
-
-fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "train",
-        "--dataroot",
-        "shapes",
-        "--name",
-        name,
-        "--n_epochs",
-        "1",
-        "--n_epochs_decay",
-        "1",
-        "--batch_size",
-        "2",
-        "--display_freq",
-        "4",
-    ];
-    args.extend_from_slice(TINY);
-    args.extend_from_slice(extra);
-    pix2pix(&args, dir)
-}
+use std::process::Command;
 
 #[test]
 fn train_test_translate_and_info_through_the_binary() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails_with, ok, pix2pix, stdout};
+use common::{fails_with, ok, pix2pix, stdout, train_tiny};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -190,30 +190,7 @@ fn export_writes_official_files_that_load_back_with_the_same_outputs() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     common::dataset(dir, 32, 2, 1);
-    ok(pix2pix(
-        &[
-            "train",
-            "--dataroot",
-            "shapes",
-            "--name",
-            "ours",
-            "--netG",
-            "unet_32",
-            "--ngf",
-            "8",
-            "--ndf",
-            "8",
-            "--load_size",
-            "32",
-            "--crop_size",
-            "32",
-            "--n_epochs",
-            "1",
-            "--n_epochs_decay",
-            "0",
-        ],
-        dir,
-    ));
+    ok(train_tiny(dir, "ours", &["--n_epochs_decay", "0"]));
     let out = stdout(&ok(pix2pix(
         &[
             "export",

@@ -91,3 +91,39 @@ pub fn fails_with(output: std::process::Output, needles: &[&str]) -> String {
     );
     all
 }
+
+/// Official spellings of the flags, on a tiny network.
+pub const TINY: &[&str] = &[
+    "--netG",
+    "unet_32",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--load_size",
+    "32",
+    "--crop_size",
+    "32",
+];
+
+/// Trains the tiny network on `<dir>/shapes` for two epochs, with `extra` flags last (they win).
+pub fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--dataroot",
+        "shapes",
+        "--name",
+        name,
+        "--n_epochs",
+        "1",
+        "--n_epochs_decay",
+        "1",
+        "--batch_size",
+        "2",
+        "--display_freq",
+        "4",
+    ];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    pix2pix(&args, dir)
+}
