@@ -44,7 +44,8 @@ pub struct UnetBlock {
     pub dropout: Option<Dropout>,
 }
 
-#[derive(Module, Debug)]
+/// `Default` is the empty network (no blocks), a stand-in while the real one is moved out.
+#[derive(Module, Debug, Default)]
 pub struct Unet {
     /// Outermost first.
     pub blocks: Vec<UnetBlock>,

@@ -2,6 +2,7 @@
 //! schedule, checkpoints (resumable with --continue_train), the loss log, the training web page,
 //! and a clean stop on Ctrl-C.
 
+pub mod adam;
 pub mod checkpoint;
 pub mod scheduler;
 pub mod step;

@@ -2,11 +2,12 @@
 //! (loss x0.5); G update against the updated D with D's weights frozen.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::{GanMode, gradient_penalty, l1};
+use crate::model::unet::Unet;
 use crate::model::{Generator, ModelOptions, PatchDiscriminator};
 use crate::options::TrainOptions;
 
@@ -90,11 +91,7 @@ pub struct Pix2Pix {
 
 /// Adam as the official code sets it up (betas (beta1, 0.999), PyTorch's epsilon 1e-8).
 pub fn adam(beta1: f64) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(beta1 as f32)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .init()
+    super::adam::Adam::new(beta1 as f32, 0.999, 1e-8).init()
 }
 
 impl Pix2Pix {
@@ -148,10 +145,13 @@ impl Pix2Pix {
                         );
                 }
                 let grads = GradientsParams::from_grads(loss_d.backward(), d);
-                adversary.discriminator =
-                    adversary
-                        .optimizer
-                        .step(lr, adversary.discriminator.clone(), grads);
+                // Each network is moved (not cloned) into its optimiser, an empty one standing
+                // in meanwhile: parameters held once are updated in place instead of copied.
+                let discriminator = std::mem::replace(
+                    &mut adversary.discriminator,
+                    PatchDiscriminator { layers: Vec::new() },
+                );
+                adversary.discriminator = adversary.optimizer.step(lr, discriminator, grads);
 
                 let frozen = adversary.discriminator.clone().no_grad();
                 let loss = adversary
@@ -170,7 +170,8 @@ impl Pix2Pix {
             None => loss_l1,
         };
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.generator);
-        self.generator = self.optimizer.step(lr, self.generator.clone(), grads);
+        let generator = std::mem::replace(&mut self.generator, Generator::Unet(Unet::default()));
+        self.generator = self.optimizer.step(lr, generator, grads);
         (losses, fake_b.detach())
     }
 }
