@@ -22,6 +22,15 @@ pub enum Error {
     #[error("{path}: {reason}")]
     ImageTooSmall { path: PathBuf, reason: String },
 
+    #[error(
+        "--device {device} needs the `{feature}` backend, which this binary was built without: rebuild with `cargo build --release --features {feature}` (built in: {compiled})"
+    )]
+    BackendNotCompiled {
+        device: String,
+        feature: &'static str,
+        compiled: String,
+    },
+
     #[error("invalid option {option}: {reason}")]
     InvalidOption {
         option: &'static str,

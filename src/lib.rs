@@ -7,11 +7,13 @@
 //! - [`data`]: the aligned A|B dataset, preprocessing and the prefetching loader;
 //! - [`train`]: the optimisation step, schedules, checkpoints and the training loop;
 //! - [`infer`]: loading a generator, `test` and `translate`;
+//! - [`device`]: the compiled backends and `--device`;
 //! - [`report`] and [`metrics`]: the HTML pages and the image metrics of `test`.
 
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod device;
 pub mod error;
 pub mod fsutil;
 pub mod infer;

@@ -475,3 +475,44 @@ fn bench_prints_one_json_object_with_the_timings() {
         &["--crop_size", "100", "256"],
     );
 }
+
+#[test]
+fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let bench = |device: &[&str]| {
+        let mut args = device.to_vec();
+        args.extend([
+            "bench",
+            "--netG",
+            "unet_32",
+            "--crop_size",
+            "32",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--json",
+        ]);
+        pix2pix(&args, dir)
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&ok(bench(&["--device", "cpu"])))).unwrap();
+    assert_eq!(report["backend"], "flex");
+    // The official spelling: -1 is the CPU.
+    ok(bench(&["--gpu_ids", "-1"]));
+    if !cfg!(feature = "wgpu") {
+        fails_with(
+            bench(&["--device", "wgpu"]),
+            &["--device wgpu", "--features wgpu"],
+        );
+    }
+    fails_with(
+        bench(&["--device", "tpu"]),
+        &["unknown device 'tpu'", "cuda:N"],
+    );
+}

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use pix2pix::bench::{BenchOptions, bench};
 use pix2pix::data::DataOptions;
 use pix2pix::demo::{DemoOptions, run as run_demo};
+use pix2pix::device::DeviceChoice;
 use pix2pix::infer::{
     GeneratorSource, LoadedGenerator, TestOptions, load_generator, test, translate_files,
 };
@@ -30,6 +31,20 @@ use args::{DataArgs, GeneratorArgs, ModelArgs, RunArgs, ScheduleArgs};
     about = "pix2pix image-to-image translation (Isola et al., CVPR 2017): train, test, translate"
 )]
 pub struct Cli {
+    /// Where the networks run: cpu (default), tch, tch:cuda:N, cuda:N or wgpu; each backend
+    /// but cpu needs its cargo feature (tch, cuda, wgpu)
+    #[arg(long, global = true, value_name = "DEVICE")]
+    device: Option<DeviceChoice>,
+    /// The official spelling of the device: -1 for the CPU, N for CUDA GPU N
+    #[arg(
+        long = "gpu-ids",
+        visible_alias = "gpu_ids",
+        global = true,
+        value_name = "IDS",
+        allow_hyphen_values = true,
+        conflicts_with = "device"
+    )]
+    gpu_ids: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,9 +167,14 @@ enum Command {
     },
 }
 
-/// The compute device: Burn's pure-Rust CPU backend.
-fn device() -> Device {
-    Device::flex()
+/// The device of --device or --gpu_ids; the default CPU backend without either.
+fn resolve_device(device: Option<DeviceChoice>, gpu_ids: Option<&str>) -> Result<Device> {
+    let choice = match (device, gpu_ids) {
+        (Some(choice), _) => choice,
+        (None, Some(ids)) => DeviceChoice::from_gpu_ids(ids)?,
+        (None, None) => DeviceChoice::default(),
+    };
+    Ok(choice.device()?)
 }
 
 /// A flag set by Ctrl-C, polled by the training loop after each step.
@@ -173,20 +193,26 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Cli {
+        device,
+        gpu_ids,
+        command,
+    } = cli;
+    let device = || resolve_device(device, gpu_ids.as_deref());
+    match command {
         Command::Train {
             run,
             model,
             data,
             schedule,
-        } => run_train(run, model, data, schedule),
+        } => run_train(run, model, data, schedule, &device()?),
         Command::Test {
             generator,
             data,
             results_dir,
             num_test,
         } => {
-            let device = device();
+            let device = device()?;
             let loaded = load(&generator, &device)?;
             let base = loaded
                 .run
@@ -226,7 +252,7 @@ pub fn run(cli: Cli) -> Result<()> {
             output,
             generator,
         } => {
-            let device = device();
+            let device = device()?;
             let loaded = load(&generator, &device)?;
             device.seed(generator.seed);
             let bar = indicatif::ProgressBar::new(0);
@@ -275,7 +301,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 data,
                 num_threads,
             };
-            let report = bench(&options, &device())?;
+            let report = bench(&options, &device()?)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -306,7 +332,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Info { model } => {
             let options = model.resolve(&ModelOptions::default());
-            let device = device();
+            let device = device()?;
             let generator = options.generator(&device);
             let discriminator = options.discriminator(&device);
             println!(
@@ -366,7 +392,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 options.train_images,
                 2 * epochs
             );
-            let summary = run_demo(&options, &device(), &stop)?;
+            let summary = run_demo(&options, &device()?, &stop)?;
             if summary.train.interrupted {
                 println!(
                     "stopped; resume with: pix2pix train --continue_train --name {} --checkpoints_dir {} --dataroot {}",
@@ -416,7 +442,13 @@ fn load(args: &GeneratorArgs, device: &Device) -> Result<LoadedGenerator> {
     )?)
 }
 
-fn run_train(run: RunArgs, model: ModelArgs, data: DataArgs, schedule: ScheduleArgs) -> Result<()> {
+fn run_train(
+    run: RunArgs,
+    model: ModelArgs,
+    data: DataArgs,
+    schedule: ScheduleArgs,
+    device: &Device,
+) -> Result<()> {
     let train_options = schedule.options(&run);
     let run_dir = train_options.run_dir();
     let saved = if schedule.continue_train {
@@ -466,7 +498,7 @@ fn run_train(run: RunArgs, model: ModelArgs, data: DataArgs, schedule: ScheduleA
     };
     let stop = stop_flag()?;
     let resume = schedule.continue_train.then_some(run.epoch.as_str());
-    let summary = train(&options, &device(), resume, &stop)?;
+    let summary = train(&options, device, resume, &stop)?;
     if !summary.skipped.is_empty() {
         eprintln!("skipped {} unreadable images:", summary.skipped.len());
         for (path, reason) in summary.skipped.iter().take(10) {
