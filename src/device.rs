@@ -96,6 +96,11 @@ impl DeviceChoice {
     }
 }
 
+/// The CPU device of the backend built in (Flex, else LibTorch's CPU device).
+pub fn cpu() -> Result<Device> {
+    DeviceChoice::default().device()
+}
+
 impl Default for DeviceChoice {
     /// The CPU backend that is compiled in: Flex, else LibTorch.
     fn default() -> Self {

@@ -119,7 +119,7 @@ mod tests {
     use burn::nn::conv::Conv2dConfig;
 
     fn logits(values: [f32; 4]) -> Tensor<4> {
-        Tensor::<1>::from_floats(values, &Device::flex()).reshape([1, 1, 2, 2])
+        Tensor::<1>::from_floats(values, &crate::device::cpu().unwrap()).reshape([1, 1, 2, 2])
     }
 
     fn value(t: Tensor<1>) -> f64 {
@@ -158,7 +158,7 @@ mod tests {
     fn gradient_penalty_matches_the_analytic_value_and_trains_d() {
         // For a linear D (one conv, no padding), grad_x sum(D(x)) is the same for every x and its
         // norm is known: each input pixel collects the kernel weights of the windows covering it.
-        let device = Device::flex().autodiff();
+        let device = crate::device::cpu().unwrap().autodiff();
         let conv = Conv2dConfig::new([1, 1], [2, 2])
             .with_bias(false)
             .init(&device);

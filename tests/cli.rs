@@ -468,7 +468,7 @@ fn bench_prints_one_json_object_with_the_timings() {
     ] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key} in {report}");
     }
-    assert_eq!(report["backend"], "flex");
+    assert_eq!(report["backend"], default_backend());
     assert_eq!(report["precision"], "f32");
     fails_with(
         pix2pix(&["bench", "--crop_size", "100"], dir),
@@ -500,11 +500,16 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
         ]);
         pix2pix(&args, dir)
     };
-    let report: serde_json::Value =
-        serde_json::from_str(&stdout(&ok(bench(&["--device", "cpu"])))).unwrap();
-    assert_eq!(report["backend"], "flex");
+    let backend = |device: &[&str]| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&stdout(&ok(bench(device)))).unwrap()["backend"]
+            .clone()
+    };
+    assert_eq!(backend(&[]), default_backend());
     // The official spelling: -1 is the CPU.
-    ok(bench(&["--gpu_ids", "-1"]));
+    assert_eq!(backend(&["--gpu_ids", "-1"]), default_backend());
+    if cfg!(feature = "flex") {
+        assert_eq!(backend(&["--device", "cpu"]), "flex");
+    }
     if !cfg!(feature = "wgpu") {
         fails_with(
             bench(&["--device", "wgpu"]),
@@ -515,4 +520,13 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
         bench(&["--device", "tpu"]),
         &["unknown device 'tpu'", "cuda:N"],
     );
+}
+
+/// The backend name `bench` reports for the default device of this build.
+fn default_backend() -> &'static str {
+    if cfg!(feature = "flex") {
+        "flex"
+    } else {
+        "libtorch"
+    }
 }

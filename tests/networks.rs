@@ -12,7 +12,7 @@ fn options(net_g: &str) -> ModelOptions {
 
 #[test]
 fn parameter_counts_equal_the_official_networks() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let count = |o: &ModelOptions| parameter_count(&o.generator(&device));
     assert_eq!(count(&options("unet_256")), 54_413_955);
     assert_eq!(count(&options("unet_128")), 41_828_995);
@@ -60,7 +60,7 @@ fn small(net_g: &str, norm: NormKind, dropout: bool) -> ModelOptions {
 
 #[test]
 fn generators_keep_the_image_shape_for_every_configuration() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     for net_g in ["unet_32", "unet_64", "resnet_6blocks"] {
         for norm in [NormKind::Batch, NormKind::Instance, NormKind::None] {
             for dropout in [true, false] {
@@ -95,7 +95,7 @@ fn generators_keep_the_image_shape_for_every_configuration() {
 fn unet_parameter_count_follows_the_official_formula_for_each_depth() {
     // Each extra middle block (8ngf -> 8ngf) adds a conv, a transposed conv (2x input) and two
     // batch norms: 16*64*64*8*8... computed here from the official layer list.
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let ngf = 8;
     let block = |outer: usize, inner: usize, up_in: usize| outer * inner * 16 + up_in * outer * 16;
     let middle =
@@ -120,7 +120,7 @@ fn unet_parameter_count_follows_the_official_formula_for_each_depth() {
 
 #[test]
 fn instance_norm_convs_have_biases_and_no_norm_parameters() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let batch = parameter_count(&small("unet_32", NormKind::Batch, true).generator(&device));
     let instance = parameter_count(&small("unet_32", NormKind::Instance, true).generator(&device));
     let none = parameter_count(&small("unet_32", NormKind::None, true).generator(&device));
@@ -131,7 +131,7 @@ fn instance_norm_convs_have_biases_and_no_norm_parameters() {
 
 #[test]
 fn discriminators_output_one_logit_per_patch() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let x = Tensor::<4>::random([2, 6, 64, 64], burn::tensor::Distribution::Default, &device);
     let cases = [
         (DiscriminatorArch::Basic, 3, [2, 1, 6, 6]),
@@ -166,7 +166,7 @@ fn discriminators_output_one_logit_per_patch() {
 
 #[test]
 fn the_basic_discriminator_gives_30x30_patches_at_256() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let o = ModelOptions {
         ndf: 4,
         ..ModelOptions::default()
@@ -178,7 +178,7 @@ fn the_basic_discriminator_gives_30x30_patches_at_256() {
 #[test]
 fn the_pixel_discriminator_count_matches_pytorch() {
     // Conv1x1(6->64, bias) + Conv1x1(64->128, no bias) + BN(128) + Conv1x1(128->1, no bias).
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let o = ModelOptions {
         net_d: DiscriminatorArch::Pixel,
         ..ModelOptions::default()

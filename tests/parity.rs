@@ -45,7 +45,7 @@ fn detected_generator(name: &str) -> (ModelOptions, StateDict) {
 
 /// Loads a generator fixture, checks what detection found, and compares outputs.
 fn check_generator(name: &str, net_g: &str, norm: NormKind, input_nc: usize, dropout: bool) {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let (model, dict) = detected_generator(name);
     assert_eq!(
         model.net_g,
@@ -131,7 +131,7 @@ fn resnet_matches_pytorch() {
 }
 
 fn check_discriminator(name: &str, net_d: DiscriminatorArch, n_layers: usize, norm: NormKind) {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let dict = read_pth(&fixture(&format!("{name}.pth"))).unwrap();
     let model = match detect(&dict) {
         Detected::Discriminator(model) => model,
@@ -182,7 +182,7 @@ fn discriminators_match_pytorch() {
 
 #[test]
 fn legacy_format_and_missing_num_batches_tracked_load() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let zip = read_pth(&fixture("D_pixel_batch.pth")).unwrap();
     let legacy = read_pth(&fixture("D_pixel_batch_legacy.pth")).unwrap();
     assert_eq!(zip.len(), legacy.len());
@@ -221,7 +221,7 @@ fn assert_state_dicts_close(ours: &StateDict, expected: &StateDict, tolerance: f
 
 #[test]
 fn one_training_step_matches_pytorch() {
-    let device = Device::flex().autodiff();
+    let device = pix2pix::device::cpu().unwrap().autodiff();
     let g_before = read_pth(&fixture("step_G_before.pth")).unwrap();
     let d_before = read_pth(&fixture("step_D_before.pth")).unwrap();
     let io = read_pth(&fixture("step_io.pth")).unwrap();
@@ -270,7 +270,7 @@ fn one_training_step_matches_pytorch() {
 
 #[test]
 fn exported_state_dicts_have_the_official_keys_shapes_and_values() {
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     for name in [
         "G_unet32_batch",
         "G_unet64_instance",

@@ -37,7 +37,7 @@ fn test_l1(
             seed: 0,
         },
         loaded,
-        &Device::flex(),
+        &pix2pix::device::cpu().unwrap(),
     )
     .unwrap();
     assert_eq!(summary.count, 8);
@@ -53,7 +53,7 @@ fn training_lowers_the_test_l1_well_below_its_initial_value() {
     options.train.n_epochs = 6;
     options.train.n_epochs_decay = 2;
     options.train.lr = 1e-3;
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
 
     // A generator as initialised by train(): same seed, same init scheme.
     device.seed(pix2pix::seed::derive_seed(0, &[b'i' as u64]));
@@ -105,7 +105,7 @@ fn a_saved_generator_reloads_bit_identically_in_eval_mode() {
     let root = tempfile::tempdir().unwrap();
     let dataroot = common::dataset(root.path(), 32, 4, 1);
     let options = common::tiny_options(root.path(), &dataroot, "reload");
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     train(&options, &device, None, &AtomicBool::new(false)).unwrap();
 
     let source = GeneratorSource::Run {
@@ -135,7 +135,7 @@ fn an_interrupted_run_resumes_exactly_where_it_stopped() {
     let _serial = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let root = tempfile::tempdir().unwrap();
     let dataroot = common::dataset(root.path(), 32, 6, 1);
-    let device = Device::flex();
+    let device = pix2pix::device::cpu().unwrap();
     let mut straight = common::tiny_options(root.path(), &dataroot, "straight");
     straight.train.n_epochs = 2;
     straight.train.batch_size = 2;

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
 
 use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
 use crate::error::{Error, Result};
@@ -46,7 +45,7 @@ pub fn export_run(
     output: &Path,
 ) -> Result<Vec<PathBuf>> {
     let run = RunOptions::load(run_dir)?;
-    let device = Device::flex();
+    let device = crate::device::cpu()?;
     let checkpoints = Checkpoints::new(run_dir);
     let write = |path: &Path, dict| match format {
         ExportFormat::Pth => write_pth(path, &dict, "--output"),

@@ -1,10 +1,11 @@
 //! Adam with PyTorch's update, fused into one parallel pass over each parameter on the CPU.
 //!
 //! Burn's `Adam` runs about eleven whole-tensor operations per parameter, each writing a fresh
-//! buffer; on Flex that took about 0.6 s of a 2.8 s unet_256 training step. This one computes the same
-//! arithmetic, operation for operation in f32 (so results are bit-identical to Burn's `Adam`),
-//! in place over the moment buffers. Other backends keep Burn's tensor-op version, which runs on
-//! the device. The state is Burn's `AdamState`, so optimiser checkpoints are unchanged.
+//! buffer. This one computes the same arithmetic, operation for operation in f32 (so results are
+//! bit-identical to Burn's `Adam`), in place over the moment buffers; with it a unet_256 training
+//! step on Flex (2 cores) went from 2.87 s to 2.06 s (BENCHMARKS.md). Other backends keep Burn's
+//! tensor-op version, which runs on the device. The state is Burn's `AdamState`, so optimiser
+//! checkpoints are unchanged.
 
 use burn::optim::{
     Adam as TensorOpAdam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate,
