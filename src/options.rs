@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataOptions;
 use crate::error::{Error, Result};
 use crate::loss::GanMode;
-use crate::model::ModelOptions;
+use crate::model::{ModelOptions, Precision};
 use crate::train::LrPolicy;
 
 /// Training schedule, objective and bookkeeping (the official train options).
@@ -37,6 +37,9 @@ pub struct TrainOptions {
     pub display_freq: usize,
     /// Append the losses to loss_log.jsonl every this many iterations (samples).
     pub print_freq: usize,
+    /// The convolutions' arithmetic (mixed precision); absent in older runs' files: f32.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for TrainOptions {
@@ -60,6 +63,7 @@ impl Default for TrainOptions {
             save_latest_freq: 5000,
             display_freq: 400,
             print_freq: 100,
+            precision: Precision::default(),
         }
     }
 }

@@ -1,7 +1,12 @@
 //! Network structure: parameter counts equal the official ones, and output shapes.
 
 use burn::prelude::*;
-use pix2pix::model::{DiscriminatorArch, GeneratorArch, ModelOptions, NormKind, parameter_count};
+use burn::tensor::{DType, Distribution};
+use pix2pix::TrainOptions;
+use pix2pix::model::{
+    DiscriminatorArch, Generator, GeneratorArch, ModelOptions, NormKind, Precision, parameter_count,
+};
+use pix2pix::train::Pix2Pix;
 
 fn options(net_g: &str) -> ModelOptions {
     ModelOptions {
@@ -185,4 +190,59 @@ fn the_pixel_discriminator_count_matches_pytorch() {
     };
     let expected = 6 * 64 + 64 + 64 * 128 + 2 * 128 + 128;
     assert_eq!(parameter_count(&o.discriminator(&device)), expected);
+}
+
+/// Mixed precision changes the convolutions' arithmetic and nothing else: f32 is the unchanged
+/// network, bf16 and f16 stay close to it, and training keeps f32 weights that the step moves.
+#[test]
+fn mixed_precision_runs_convolutions_in_low_precision_only() {
+    let device = pix2pix::device::cpu().unwrap();
+    let model = small("unet_32", NormKind::Batch, false);
+    let generator = model.generator(&device).valid();
+    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
+    let values = |y: Tensor<4>| y.into_data().try_into_vec::<f32>().unwrap();
+    let reference = values(generator.forward(x.clone()));
+    let f32_output = generator
+        .clone()
+        .with_precision(Precision::F32)
+        .forward(x.clone());
+    assert_eq!(values(f32_output), reference);
+    for precision in [Precision::Bf16, Precision::F16] {
+        let output = generator
+            .clone()
+            .with_precision(precision)
+            .forward(x.clone());
+        assert_eq!(output.dtype(), DType::F32, "{precision}");
+        let largest = values(output)
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        // bf16 keeps 8 bits of mantissa: visibly different, yet close on outputs in [-1, 1].
+        assert!(largest > 0.0 && largest < 0.05, "{precision}: {largest}");
+    }
+
+    let train_device = device.autodiff();
+    let options = TrainOptions {
+        precision: Precision::Bf16,
+        ..TrainOptions::default()
+    };
+    let mut pix2pix = Pix2Pix::new(&model, &options, &train_device);
+    let weight = |p: &Pix2Pix| match &p.generator {
+        Generator::Unet(unet) => unet.blocks[1].down_conv.weight.val(),
+        Generator::Resnet(_) => unreachable!(),
+    };
+    let before = values(weight(&pix2pix).inner());
+    let batch = |channels| {
+        Tensor::<4>::random(
+            [2, channels, 32, 32],
+            Distribution::Uniform(-1.0, 1.0),
+            &train_device,
+        )
+    };
+    let (losses, _) = pix2pix.step(batch(3), batch(3), 2e-4);
+    assert!(losses.is_finite(), "{losses}");
+    let after = weight(&pix2pix);
+    assert_eq!(after.dtype(), DType::F32);
+    assert_ne!(values(after.inner()), before);
 }

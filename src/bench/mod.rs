@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::data::{AlignedDataset, BatchLoader, DataOptions};
 use crate::error::{Error, Result};
-use crate::model::ModelOptions;
+use crate::model::{ModelOptions, Precision};
 use crate::options::TrainOptions;
 use crate::train::Pix2Pix;
 
@@ -20,6 +20,8 @@ pub struct BenchOptions {
     pub model: ModelOptions,
     pub crop_size: usize,
     pub batch_size: usize,
+    /// The convolutions' arithmetic.
+    pub precision: Precision,
     /// Untimed calls before timing (kernel selection, allocator warm-up).
     pub warmup: usize,
     /// Timed calls; the report gives their median.
@@ -34,7 +36,7 @@ pub struct BenchOptions {
 pub struct BenchReport {
     pub backend: String,
     pub device: String,
-    pub precision: &'static str,
+    pub precision: String,
     pub net_g: String,
     pub net_d: String,
     pub crop_size: usize,
@@ -92,14 +94,22 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         )
     };
 
-    let generator = options.model.generator(device).valid();
+    let generator = options
+        .model
+        .generator(device)
+        .with_precision(options.precision)
+        .valid();
     let real_a = input(options.model.input_nc);
     let inference_ms = time_ms(options.warmup, options.repeats, device, || {
         let _ = generator.forward(real_a.clone());
     });
 
     let train_device = device.clone().autodiff();
-    let mut model = Pix2Pix::new(&options.model, &TrainOptions::default(), &train_device);
+    let train = TrainOptions {
+        precision: options.precision,
+        ..TrainOptions::default()
+    };
+    let mut model = Pix2Pix::new(&options.model, &train, &train_device);
     let (a, b) = (
         input(options.model.input_nc).autodiff(),
         input(options.model.output_nc).autodiff(),
@@ -117,7 +127,7 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
     Ok(BenchReport {
         backend: backend_name(device),
         device: format!("{device:?}"),
-        precision: "f32",
+        precision: options.precision.to_string(),
         net_g: options.model.net_g.to_string(),
         net_d: options.model.net_d.to_string(),
         crop_size: size,

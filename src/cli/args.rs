@@ -8,7 +8,9 @@ use clap::Args;
 use pix2pix::data::{DataOptions, Direction, Preprocess};
 use pix2pix::infer::ModelOverrides;
 use pix2pix::loss::GanMode;
-use pix2pix::model::{DiscriminatorArch, GeneratorArch, InitType, ModelOptions, NormKind};
+use pix2pix::model::{
+    DiscriminatorArch, GeneratorArch, InitType, ModelOptions, NormKind, Precision,
+};
 use pix2pix::options::TrainOptions;
 use pix2pix::train::LrPolicy;
 
@@ -269,6 +271,9 @@ pub struct ScheduleArgs {
     /// Resume from the checkpoint chosen by --epoch (default latest)
     #[arg(long = "continue-train", visible_alias = "continue_train")]
     pub continue_train: bool,
+    /// Convolutions in f32 (default), bf16 or f16; weights, norms and losses stay f32
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 impl ScheduleArgs {
@@ -292,6 +297,7 @@ impl ScheduleArgs {
             save_latest_freq: self.save_latest_freq,
             display_freq: self.display_freq,
             print_freq: self.print_freq,
+            precision: self.precision,
         }
     }
 }

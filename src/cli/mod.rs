@@ -18,7 +18,7 @@ use pix2pix::infer::{
     GeneratorSource, LoadedGenerator, TestOptions, load_generator, test, translate_files,
 };
 use pix2pix::interop::export::{ExportFormat, export_run};
-use pix2pix::model::{ModelOptions, parameter_count};
+use pix2pix::model::{ModelOptions, Precision, parameter_count};
 use pix2pix::options::RunOptions;
 use pix2pix::train::{LATEST, train};
 
@@ -121,6 +121,9 @@ enum Command {
         /// Images per call
         #[arg(long = "batch-size", visible_alias = "batch_size", default_value_t = 1)]
         batch_size: usize,
+        /// Convolutions in f32 (default), bf16 or f16
+        #[arg(long, default_value = "f32")]
+        precision: Precision,
         /// Untimed calls first
         #[arg(long, default_value_t = 2)]
         warmup: usize,
@@ -286,6 +289,7 @@ pub fn run(cli: Cli) -> Result<()> {
             model,
             crop_size,
             batch_size,
+            precision,
             warmup,
             repeats,
             data,
@@ -296,6 +300,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 model: model.resolve(&ModelOptions::default()),
                 crop_size,
                 batch_size,
+                precision,
                 warmup,
                 repeats,
                 data,

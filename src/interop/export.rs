@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
 use crate::error::{Error, Result};
 use crate::options::RunOptions;

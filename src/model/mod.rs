@@ -4,6 +4,7 @@
 pub mod init;
 pub mod norm;
 pub mod patchgan;
+pub mod precision;
 pub mod resnet;
 pub mod unet;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use init::{InitOptions, InitType};
 pub use norm::NormKind;
 pub use patchgan::{NLayerDiscriminatorConfig, PatchDiscriminator, PixelDiscriminatorConfig};
+pub use precision::Precision;
 pub use resnet::{Resnet, ResnetConfig};
 pub use unet::{Unet, UnetConfig};
 
@@ -222,6 +224,13 @@ impl Generator {
         match self {
             Generator::Unet(g) => g.forward(x),
             Generator::Resnet(g) => g.forward(x),
+        }
+    }
+
+    pub fn with_precision(self, precision: Precision) -> Self {
+        match self {
+            Generator::Unet(g) => Generator::Unet(Unet { precision, ..g }),
+            Generator::Resnet(g) => Generator::Resnet(Resnet { precision, ..g }),
         }
     }
 }

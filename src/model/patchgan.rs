@@ -8,6 +8,7 @@ use burn::tensor::activation::leaky_relu;
 
 use super::init::{InitOptions, conv2d};
 use super::norm::{Norm, NormKind};
+use super::precision::Precision;
 
 #[derive(Config, Debug)]
 pub struct NLayerDiscriminatorConfig {
@@ -28,10 +29,13 @@ pub struct DiscriminatorLayer {
     pub norm: Option<Norm>,
 }
 
-/// A PatchGAN: a stack of conv layers ending in one logit channel.
-#[derive(Module, Debug)]
+/// A PatchGAN: a stack of conv layers ending in one logit channel. `Default` is the empty
+/// network, a stand-in while the real one is moved out.
+#[derive(Module, Debug, Default)]
 pub struct PatchDiscriminator {
     pub layers: Vec<DiscriminatorLayer>,
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 impl NLayerDiscriminatorConfig {
@@ -60,23 +64,29 @@ impl NLayerDiscriminatorConfig {
         let conv = conv2d([width(n - 1), width(n)], 4, 1, 1, bias, init, device);
         layers.push(normed(conv, width(n)));
         layers.push(plain(conv2d([width(n), 1], 4, 1, 1, true, init, device)));
-        PatchDiscriminator { layers }
+        PatchDiscriminator {
+            layers,
+            precision: Precision::default(),
+        }
     }
 }
 
 impl PatchDiscriminator {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let last = self.layers.len() - 1;
-        self.layers
-            .iter()
-            .enumerate()
-            .fold(x, |h, (i, layer)| layer.forward(h, i < last))
+        self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
+            layer.forward(h, i < last, self.precision)
+        })
+    }
+
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
     }
 }
 
 impl DiscriminatorLayer {
-    fn forward(&self, x: Tensor<4>, activate: bool) -> Tensor<4> {
-        let mut h = self.conv.forward(x);
+    fn forward(&self, x: Tensor<4>, activate: bool, precision: Precision) -> Tensor<4> {
+        let mut h = precision.conv2d(&self.conv, x);
         if let Some(norm) = &self.norm {
             h = norm.forward(h);
         }
@@ -113,6 +123,7 @@ impl PixelDiscriminatorConfig {
                     norm: None,
                 },
             ],
+            precision: Precision::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use burn::tensor::ops::PadMode;
 
 use super::init::{InitOptions, conv_transpose2d, conv2d};
 use super::norm::{Dropout, Norm, NormKind};
+use super::precision::Precision;
 
 #[derive(Config, Debug)]
 pub struct ResnetConfig {
@@ -53,6 +54,8 @@ pub struct Resnet {
     pub blocks: Vec<ResnetBlock>,
     pub upsampling: Vec<UpStage>,
     pub head: Conv2d,
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 const DOWNSAMPLINGS: usize = 2;
@@ -124,18 +127,19 @@ impl ResnetConfig {
             blocks,
             upsampling,
             head,
+            precision: Precision::default(),
         }
     }
 }
 
 impl ResnetBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut h = self.conv1.forward(reflect(x.clone(), 1));
+    fn forward(&self, x: Tensor<4>, precision: Precision) -> Tensor<4> {
+        let mut h = precision.conv2d(&self.conv1, reflect(x.clone(), 1));
         h = relu(normalize(&self.norm1, h));
         if let Some(dropout) = &self.dropout {
             h = dropout.forward(h);
         }
-        h = normalize(&self.norm2, self.conv2.forward(reflect(h, 1)));
+        h = normalize(&self.norm2, precision.conv2d(&self.conv2, reflect(h, 1)));
         x + h
     }
 }
@@ -147,17 +151,23 @@ impl Resnet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let stem = &self.stem;
-        let mut h = relu(normalize(&stem.norm, stem.conv.forward(reflect(x, 3))));
+        let (stem, precision) = (&self.stem, self.precision);
+        let mut h = relu(normalize(
+            &stem.norm,
+            precision.conv2d(&stem.conv, reflect(x, 3)),
+        ));
         for stage in &self.downsampling {
-            h = relu(normalize(&stage.norm, stage.conv.forward(h)));
+            h = relu(normalize(&stage.norm, precision.conv2d(&stage.conv, h)));
         }
         for block in &self.blocks {
-            h = block.forward(h);
+            h = block.forward(h, precision);
         }
         for stage in &self.upsampling {
-            h = relu(normalize(&stage.norm, stage.conv.forward(h)));
+            h = relu(normalize(
+                &stage.norm,
+                precision.conv_transpose2d(&stage.conv, h),
+            ));
         }
-        tanh(self.head.forward(reflect(h, 3)))
+        tanh(precision.conv2d(&self.head, reflect(h, 3)))
     }
 }

@@ -11,6 +11,7 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 
 use super::init::{InitOptions, conv_transpose2d, conv2d};
 use super::norm::{Dropout, Norm, NormKind};
+use super::precision::Precision;
 
 /// Configuration of a U-Net generator with `num_downs` downsamplings (unet_256 has 8).
 #[derive(Config, Debug)]
@@ -49,6 +50,8 @@ pub struct UnetBlock {
 pub struct Unet {
     /// Outermost first.
     pub blocks: Vec<UnetBlock>,
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 impl UnetConfig {
@@ -108,7 +111,10 @@ impl UnetConfig {
                 }
             })
             .collect();
-        Unet { blocks }
+        Unet {
+            blocks,
+            precision: Precision::default(),
+        }
     }
 }
 
@@ -130,14 +136,14 @@ impl Unet {
         } else {
             leaky_relu(x.clone(), 0.2)
         };
-        h = block.down_conv.forward(h);
+        h = self.precision.conv2d(&block.down_conv, h);
         if let Some(norm) = &block.down_norm {
             h = norm.forward(h);
         }
         if index + 1 < self.blocks.len() {
             h = self.forward_block(index + 1, h);
         }
-        h = block.up_conv.forward(relu(h));
+        h = self.precision.conv_transpose2d(&block.up_conv, relu(h));
         if outermost {
             return tanh(h);
         }

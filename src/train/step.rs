@@ -97,9 +97,9 @@ pub fn adam(beta1: f64) -> ModuleOptimizer {
 impl Pix2Pix {
     /// Fresh networks on `device` (an autodiff device), initialised per the options.
     pub fn new(model: &ModelOptions, train: &TrainOptions, device: &Device) -> Self {
-        let generator = model.generator(device);
+        let generator = model.generator(device).with_precision(train.precision);
         let adversary = train.use_gan.then(|| Adversary {
-            discriminator: model.discriminator(device),
+            discriminator: model.discriminator(device).with_precision(train.precision),
             optimizer: adam(train.beta1),
             gan_mode: train.gan_mode,
             conditional: model.conditional_d,
@@ -147,10 +147,7 @@ impl Pix2Pix {
                 let grads = GradientsParams::from_grads(loss_d.backward(), d);
                 // Each network is moved (not cloned) into its optimiser, an empty one standing
                 // in meanwhile: parameters held once are updated in place instead of copied.
-                let discriminator = std::mem::replace(
-                    &mut adversary.discriminator,
-                    PatchDiscriminator { layers: Vec::new() },
-                );
+                let discriminator = std::mem::take(&mut adversary.discriminator);
                 adversary.discriminator = adversary.optimizer.step(lr, discriminator, grads);
 
                 let frozen = adversary.discriminator.clone().no_grad();
