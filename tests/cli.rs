@@ -464,6 +464,8 @@ fn bench_prints_one_json_object_with_the_timings() {
         "inference_ms",
         "train_step_ms",
         "train_images_per_s",
+        "first_inference_ms",
+        "first_train_step_ms",
         "data_images_per_s",
     ] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key} in {report}");

@@ -2,7 +2,8 @@
 rounds on the same machine, and prints medians and ratios (Rust / PyTorch; below 1 is faster).
 
 usage (from the repository root, after `cargo build --release`):
-    python3 scripts/bench/compare.py [--rounds 3] [--python PYTHON] [--binary B] [--device D] [-- extra bench flags]
+    python3 scripts/bench/compare.py [--rounds 3] [--python PYTHON] [--binary B] [--device D]
+        [--torch-device cpu|cuda] [-- flags for both sides, e.g. --batch_size 16 --precision bf16]
 e.g.  python3 scripts/bench/compare.py --python .venv-reference/bin/python -- --netG unet_256 --crop_size 256
 PYTHON needs the pinned torch (scripts/reference/requirements.txt); PIX2PIX_PYTHON is the default.
 """
@@ -29,7 +30,8 @@ def main():
     parser.add_argument("--python", default=os.environ.get("PIX2PIX_PYTHON", "python3"))
     parser.add_argument("--binary", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "pix2pix"))
-    parser.add_argument("--device", help="pix2pix's --device (e.g. tch), for the Rust side only")
+    parser.add_argument("--device", help="pix2pix's --device (e.g. tch, cuda:0), for the Rust side only")
+    parser.add_argument("--torch-device", default="cpu", help="the PyTorch side's device (cpu or cuda)")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     flags = [f for f in args.rest if f != "--"]
@@ -40,7 +42,8 @@ def main():
     for round_index in range(args.rounds):
         device = ["--device", args.device] if args.device else []
         ours.append(run_json([args.binary, "bench", "--json", *device, *flags]))
-        theirs.append(run_json([args.python, os.path.join(ROOT, "scripts", "bench", "pytorch_bench.py"), *flags]))
+        theirs.append(run_json([args.python, os.path.join(ROOT, "scripts", "bench", "pytorch_bench.py"),
+                                "--device", args.torch_device, *flags]))
         print(f"round {round_index + 1}/{args.rounds}: "
               f"Rust {ours[-1]['train_step_ms']:.0f} ms/step, PyTorch {theirs[-1]['train_step_ms']:.0f} ms/step",
               file=sys.stderr)

@@ -3,7 +3,8 @@ the official pix2pix step, timed like `pix2pix bench` (warm-up, then the median 
 calls). Prints one JSON object with the same fields.
 
 usage: pytorch_bench.py --netG unet_256 --crop_size 256 --batch_size 1 [--device cpu|cuda]
-       [--warmup 2] [--repeats 5] [--bf16]
+       [--warmup 2] [--repeats 5] [--precision f32|bf16|f16]
+--precision bf16/f16 runs the networks under torch.autocast, as `pix2pix --precision` does.
 """
 
 import argparse
@@ -46,7 +47,7 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32")
     args = parser.parse_args()
 
     device = args.device
@@ -55,7 +56,8 @@ def main():
     n, size = args.batch_size, args.crop_size
     real_a = torch.rand(n, 3, size, size, device=device) * 2 - 1
     real_b = torch.rand(n, 3, size, size, device=device) * 2 - 1
-    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16)
+    low = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.precision)
+    autocast = torch.autocast(device_type=device, dtype=low or torch.bfloat16, enabled=low is not None)
 
     net_g.eval()
 
@@ -96,7 +98,7 @@ def main():
 
     train_step_ms = timed(step, args.warmup, args.repeats, device)
     print(json.dumps({
-        "backend": "pytorch", "device": device, "precision": "bf16" if args.bf16 else "f32",
+        "backend": "pytorch", "device": device, "precision": args.precision,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "net_g": args.netG, "net_d": args.netD, "crop_size": size, "batch_size": n,
         "repeats": args.repeats, "inference_ms": inference_ms, "inference_ms_per_image": inference_ms / n,

@@ -45,8 +45,12 @@ pub struct BenchReport {
     /// Median time of one generator forward (eval mode, no autodiff) on a batch.
     pub inference_ms: f64,
     pub inference_ms_per_image: f64,
+    /// The first generator forward (includes kernel compilation on GPU backends).
+    pub first_inference_ms: f64,
     /// Median time of one training step (G forward, D update, G update) on a batch.
     pub train_step_ms: f64,
+    /// The first training step (includes lazy weight initialisation and kernel compilation).
+    pub first_train_step_ms: f64,
     pub train_images_per_s: f64,
     /// Decoded and augmented images per second, when a data folder was given.
     pub data_images_per_s: Option<f64>,
@@ -62,12 +66,16 @@ fn median(mut samples: Vec<f64>) -> f64 {
     }
 }
 
-/// Milliseconds of `run` over `warmup` + `repeats` calls, median of the timed ones.
-fn time_ms(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()) -> f64 {
-    for _ in 0..warmup {
-        run();
-    }
-    let samples = (0..repeats.max(1))
+/// Milliseconds of one call, the first and the median of the timed ones.
+struct Timing {
+    /// The very first call: lazy initialisation, kernel compilation and autotuning on GPUs.
+    first_ms: f64,
+    median_ms: f64,
+}
+
+/// Times `warmup` untimed-in-the-median calls, then `repeats` timed ones.
+fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()) -> Timing {
+    let mut samples: Vec<f64> = (0..warmup + repeats.max(1))
         .map(|_| {
             let start = Instant::now();
             run();
@@ -75,7 +83,11 @@ fn time_ms(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();
-    median(samples)
+    let first_ms = samples[0];
+    Timing {
+        first_ms,
+        median_ms: median(samples.split_off(warmup)),
+    }
 }
 
 pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
@@ -100,7 +112,7 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         .with_precision(options.precision)
         .valid();
     let real_a = input(options.model.input_nc);
-    let inference_ms = time_ms(options.warmup, options.repeats, device, || {
+    let inference = time_calls(options.warmup, options.repeats, device, || {
         let _ = generator.forward(real_a.clone());
     });
 
@@ -114,7 +126,7 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         input(options.model.input_nc).autodiff(),
         input(options.model.output_nc).autodiff(),
     );
-    let train_step_ms = time_ms(options.warmup, options.repeats, device, || {
+    let train_step = time_calls(options.warmup, options.repeats, device, || {
         let _ = model.step(a.clone(), b.clone(), 2e-4);
     });
 
@@ -133,10 +145,12 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         crop_size: size,
         batch_size: n,
         repeats: options.repeats,
-        inference_ms,
-        inference_ms_per_image: inference_ms / n as f64,
-        train_step_ms,
-        train_images_per_s: n as f64 * 1e3 / train_step_ms,
+        inference_ms: inference.median_ms,
+        inference_ms_per_image: inference.median_ms / n as f64,
+        first_inference_ms: inference.first_ms,
+        train_step_ms: train_step.median_ms,
+        train_images_per_s: n as f64 * 1e3 / train_step.median_ms,
+        first_train_step_ms: train_step.first_ms,
         data_images_per_s,
     })
 }

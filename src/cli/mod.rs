@@ -322,12 +322,12 @@ pub fn run(cli: Cli) -> Result<()> {
                     report.repeats
                 );
                 println!(
-                    "  generator inference  {:>9.1} ms/call  {:>8.1} ms/image",
-                    report.inference_ms, report.inference_ms_per_image
+                    "  generator inference  {:>9.1} ms/call  {:>8.1} ms/image  (first call {:.1} ms)",
+                    report.inference_ms, report.inference_ms_per_image, report.first_inference_ms
                 );
                 println!(
-                    "  training step        {:>9.1} ms/step  {:>8.2} images/s",
-                    report.train_step_ms, report.train_images_per_s
+                    "  training step        {:>9.1} ms/step  {:>8.2} images/s  (first step {:.1} ms)",
+                    report.train_step_ms, report.train_images_per_s, report.first_train_step_ms
                 );
                 if let Some(rate) = report.data_images_per_s {
                     println!("  data pipeline        {rate:>9.1} images/s ({num_threads} threads)");
