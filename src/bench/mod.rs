@@ -22,7 +22,7 @@ pub struct BenchOptions {
     pub batch_size: usize,
     /// The convolutions' arithmetic.
     pub precision: Precision,
-    /// Untimed calls before timing (kernel selection, allocator warm-up).
+    /// Calls left out of the median (kernel selection, allocator warm-up).
     pub warmup: usize,
     /// Timed calls; the report gives their median.
     pub repeats: usize,
@@ -66,14 +66,14 @@ fn median(mut samples: Vec<f64>) -> f64 {
     }
 }
 
-/// Milliseconds of one call, the first and the median of the timed ones.
+/// Milliseconds per call.
 struct Timing {
     /// The very first call: lazy initialisation, kernel compilation and autotuning on GPUs.
     first_ms: f64,
     median_ms: f64,
 }
 
-/// Times `warmup` untimed-in-the-median calls, then `repeats` timed ones.
+/// Times `warmup + repeats` calls of `run`: the first, and the median of the last `repeats`.
 fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()) -> Timing {
     let mut samples: Vec<f64> = (0..warmup + repeats.max(1))
         .map(|_| {
