@@ -124,7 +124,7 @@ enum Command {
         /// Convolutions in f32 (default), bf16 or f16
         #[arg(long, default_value = "f32")]
         precision: Precision,
-        /// Untimed calls first
+        /// Calls left out of the median (the first call is reported on its own)
         #[arg(long, default_value_t = 2)]
         warmup: usize,
         /// Timed calls (the median is reported)
