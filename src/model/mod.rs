@@ -1,6 +1,8 @@
 //! The networks of pix2pix: generators (U-Net, ResNet), PatchGAN discriminators, and the options
 //! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
 
+#[cfg(feature = "flex")]
+pub mod flex_conv;
 pub mod init;
 pub mod norm;
 pub mod patchgan;
