@@ -107,15 +107,21 @@ impl Geometry {
         self.channels * self.kernel * self.kernel
     }
 
-    /// The input row and column that output (oh, ow) reads at kernel offset (kh, kw), if inside.
-    fn source(&self, o: usize, k: usize, side: usize) -> Option<usize> {
-        let i = (o * self.stride + k).checked_sub(self.padding)?;
-        (i < side).then_some(i)
+    /// The outputs `o` along a side whose input `o * stride + k - padding` lies inside it.
+    fn inside(&self, k: usize, side: usize, outputs: usize) -> std::ops::Range<usize> {
+        let (stride, padding) = (self.stride, self.padding);
+        let first = padding.saturating_sub(k).div_ceil(stride);
+        let end = match (side + padding).checked_sub(k + 1) {
+            Some(last_reach) => (last_reach / stride + 1).min(outputs),
+            None => 0,
+        };
+        first..end.max(first)
     }
 
     /// columns[depth, pixels] of one image.
     fn im2col(&self, image: &[f32], columns: &mut [f32]) {
         let kk = self.kernel * self.kernel;
+        let (stride, padding) = (self.stride, self.padding);
         columns
             .par_chunks_mut(self.pixels())
             .enumerate()
@@ -126,15 +132,21 @@ impl Geometry {
                     row % self.kernel,
                 );
                 let plane = &image[c * self.height * self.width..][..self.height * self.width];
+                let rows = self.inside(kh, self.height, self.out_h);
+                let cols = self.inside(kw, self.width, self.out_w);
                 for (oh, line) in column.chunks_mut(self.out_w).enumerate() {
-                    let Some(ih) = self.source(oh, kh, self.height) else {
+                    if !rows.contains(&oh) || cols.is_empty() {
                         line.fill(0.0);
                         continue;
-                    };
-                    let input = &plane[ih * self.width..][..self.width];
-                    for (ow, value) in line.iter_mut().enumerate() {
-                        *value = self.source(ow, kw, self.width).map_or(0.0, |iw| input[iw]);
                     }
+                    let ih = oh * stride + kh - padding;
+                    let first = cols.start * stride + kw - padding;
+                    let input = plane[ih * self.width + first..].iter().step_by(stride);
+                    line[..cols.start].fill(0.0);
+                    for (value, &source) in line[cols.clone()].iter_mut().zip(input) {
+                        *value = source;
+                    }
+                    line[cols.end..].fill(0.0);
                 }
             });
     }
@@ -143,6 +155,7 @@ impl Geometry {
     fn col2im(&self, columns: &[f32], image: &mut [f32]) {
         let kk = self.kernel * self.kernel;
         let pixels = self.pixels();
+        let (stride, padding) = (self.stride, self.padding);
         image
             .par_chunks_mut(self.height * self.width)
             .enumerate()
@@ -150,16 +163,19 @@ impl Geometry {
                 plane.fill(0.0);
                 for k in 0..kk {
                     let (kh, kw) = (k / self.kernel, k % self.kernel);
+                    let rows = self.inside(kh, self.height, self.out_h);
+                    let cols = self.inside(kw, self.width, self.out_w);
+                    if cols.is_empty() {
+                        continue;
+                    }
                     let column = &columns[(c * kk + k) * pixels..][..pixels];
-                    for (oh, line) in column.chunks(self.out_w).enumerate() {
-                        let Some(ih) = self.source(oh, kh, self.height) else {
-                            continue;
-                        };
-                        let input = &mut plane[ih * self.width..][..self.width];
-                        for (ow, value) in line.iter().enumerate() {
-                            if let Some(iw) = self.source(ow, kw, self.width) {
-                                input[iw] += value;
-                            }
+                    for oh in rows {
+                        let line = &column[oh * self.out_w..][cols.clone()];
+                        let ih = oh * stride + kh - padding;
+                        let first = cols.start * stride + kw - padding;
+                        let input = plane[ih * self.width + first..].iter_mut().step_by(stride);
+                        for (target, &value) in input.zip(line) {
+                            *target += value;
                         }
                     }
                 }
