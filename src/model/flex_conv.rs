@@ -53,6 +53,17 @@ pub struct ConvShape {
     pub output_padding: usize,
 }
 
+impl ConvShape {
+    fn conv_options(self) -> ConvOptions<2> {
+        ConvOptions::new([self.stride; 2], [self.padding; 2], [1; 2], 1)
+    }
+
+    fn transpose_options(self) -> ConvTransposeOptions<2> {
+        let (stride, padding) = ([self.stride; 2], [self.padding; 2]);
+        ConvTransposeOptions::new(stride, padding, [self.output_padding; 2], [1; 2], 1)
+    }
+}
+
 /// Sizes of one image's convolution.
 #[derive(Clone, Copy)]
 struct Geometry {
@@ -306,19 +317,10 @@ fn is_f32(tensors: &[&FlexTensor]) -> bool {
 
 /// Flex's own operations, for dtypes other than f32.
 fn flex_conv(x: FlexTensor, weight: FlexTensor, shape: ConvShape) -> FlexTensor {
-    let ConvShape {
-        stride,
-        padding,
-        transposed,
-        output_padding,
-    } = shape;
-    if transposed {
-        let options =
-            ConvTransposeOptions::new([stride; 2], [padding; 2], [output_padding; 2], [1; 2], 1);
-        <Flex as ModuleOps<Flex>>::conv_transpose2d(x, weight, None, options)
+    if shape.transposed {
+        <Flex as ModuleOps<Flex>>::conv_transpose2d(x, weight, None, shape.transpose_options())
     } else {
-        let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
-        <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options)
+        <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, shape.conv_options())
     }
 }
 
@@ -384,15 +386,8 @@ fn flex_conv_backward(
     output_grad: FlexTensor,
     shape: ConvShape,
 ) -> (FlexTensor, FlexTensor) {
-    let ConvShape {
-        stride,
-        padding,
-        transposed,
-        output_padding,
-    } = shape;
-    if transposed {
-        let options =
-            ConvTransposeOptions::new([stride; 2], [padding; 2], [output_padding; 2], [1; 2], 1);
+    if shape.transposed {
+        let options = shape.transpose_options();
         let x_grad = <Flex as ModuleOps<Flex>>::conv_transpose2d_x_backward(
             weight.clone(),
             output_grad.clone(),
@@ -406,7 +401,7 @@ fn flex_conv_backward(
         );
         (x_grad, weight_grad)
     } else {
-        let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
+        let options = shape.conv_options();
         let x_grad = <Flex as ModuleOps<Flex>>::conv2d_x_backward(
             x.clone(),
             weight.clone(),
