@@ -82,13 +82,20 @@ impl Geometry {
     /// from its output (the convolution's input) to its input (the convolution's output).
     fn of(x: &FlexTensor, weight: &FlexTensor, shape: ConvShape) -> Self {
         let [_, x_channels, x_height, x_width] = dims(x);
-        let [_, weight_out, kernel, _] = dims(weight);
+        // A transposed convolution's weight is (in, out, k, k): dim 1 is its output channels.
+        let [_, transposed_out, kernel, _] = dims(weight);
         let ConvShape {
             stride, padding, ..
         } = shape;
         let span = |side: usize| (side - 1) * stride + kernel + shape.output_padding - 2 * padding;
         let (channels, height, width, out_h, out_w) = if shape.transposed {
-            (weight_out, span(x_height), span(x_width), x_height, x_width)
+            (
+                transposed_out,
+                span(x_height),
+                span(x_width),
+                x_height,
+                x_width,
+            )
         } else {
             let out = |side: usize| (side + 2 * padding - kernel) / stride + 1;
             (x_channels, x_height, x_width, out(x_height), out(x_width))
@@ -197,10 +204,16 @@ impl Geometry {
 /// A row-major or transposed view of a matrix for [`matmul`]: (data, column stride, row stride).
 type View<'a> = (&'a [f32], isize, isize);
 
+/// Whether `view` holds every element of a `rows` x `cols` matrix.
+fn covers((data, col_stride, row_stride): View, rows: usize, cols: usize) -> bool {
+    let last = (rows as isize - 1) * row_stride + (cols as isize - 1) * col_stride;
+    col_stride > 0 && row_stride > 0 && (last as usize) < data.len()
+}
+
 /// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], plus dst when `accumulate`.
 fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
-    assert!(dst.len() >= m * n);
-    // SAFETY: the views cover their matrices (their callers size them from the same dims).
+    assert!(dst.len() >= m * n && covers(lhs, m, k) && covers(rhs, k, n));
+    // SAFETY: the asserts above keep every access of the product inside the three slices.
     unsafe {
         gemm::gemm(
             m,
