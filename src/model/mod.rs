@@ -2,6 +2,8 @@
 //! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
 
 #[cfg(feature = "flex")]
+pub mod flex_activation;
+#[cfg(feature = "flex")]
 pub mod flex_conv;
 pub mod init;
 pub mod norm;
@@ -211,6 +213,15 @@ impl ModelOptions {
             .with_norm(self.norm)
             .init(&self.init, device)
     }
+}
+
+/// LeakyReLU: the fused Flex kernel where it applies (src/model/flex_activation.rs), Burn's
+/// elsewhere.
+pub(crate) fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    return flex_activation::leaky_relu(x, slope);
+    #[cfg(not(feature = "flex"))]
+    burn::tensor::activation::leaky_relu(x, slope)
 }
 
 /// A generator of either family.

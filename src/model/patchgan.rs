@@ -4,9 +4,9 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::leaky_relu;
 
 use super::init::{InitOptions, conv2d};
+use super::leaky_relu;
 use super::norm::{Norm, NormKind};
 use super::precision::Precision;
 

@@ -7,9 +7,10 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 
 use super::init::{InitOptions, conv_transpose2d, conv2d};
+use super::leaky_relu;
 use super::norm::{Dropout, Norm, NormKind};
 use super::precision::Precision;
 
