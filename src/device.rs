@@ -96,6 +96,13 @@ impl DeviceChoice {
     }
 }
 
+/// Whether `device` (or the device an autodiff device wraps) is Flex, whose buffers live in this
+/// process: the fused CPU kernels (fused Adam, src/model/flex_*.rs) apply there.
+#[cfg(feature = "flex")]
+pub fn is_flex(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
 /// The CPU device of the backend built in (Flex, else LibTorch's CPU device).
 pub fn cpu() -> Result<Device> {
     DeviceChoice::default().device()

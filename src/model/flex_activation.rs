@@ -7,7 +7,7 @@
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Bytes, DType, Device, Tensor};
+use burn::tensor::{Bytes, DType, Tensor};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -113,7 +113,7 @@ impl<B: Backend + FusedLeakyRelu, C: CheckpointStrategy> FusedLeakyRelu for Auto
 
 /// LeakyReLU; the fused path on Flex f32 tensors, Burn's elsewhere.
 pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
-    if x.device().inner() != Device::flex() || x.dtype() != DType::F32 {
+    if !crate::device::is_flex(&x.device()) || x.dtype() != DType::F32 {
         return burn::tensor::activation::leaky_relu(x, slope);
     }
     Tensor::from_dispatch(<Dispatch as FusedLeakyRelu>::fused_leaky_relu(
@@ -124,7 +124,7 @@ pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::Distribution;
+    use burn::tensor::{Device, Distribution};
 
     use super::*;
 

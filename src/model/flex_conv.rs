@@ -12,6 +12,9 @@
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Bytes, DType, Shape};
@@ -507,6 +510,63 @@ pub fn conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<4> {
         weight.into_dispatch(),
         shape,
     ))
+}
+
+/// `conv` applied to `x` through [`Im2colConv`], or None where that does not apply: not on
+/// Flex, or not a square kernel with equal strides and one padding on every side.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Option<Tensor<4>> {
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
+        return None;
+    };
+    let padding = [top, left, bottom, right];
+    let fits = padding.iter().all(|&p| p == top)
+        && plain(conv.kernel_size, conv.stride, conv.dilation, conv.groups);
+    let shape = ConvShape {
+        stride: conv.stride[0],
+        padding: top,
+        transposed: false,
+        output_padding: 0,
+    };
+    run(fits, x, &conv.weight, &conv.bias, shape)
+}
+
+/// The transposed counterpart of [`conv2d`].
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Option<Tensor<4>> {
+    let fits = conv.padding[0] == conv.padding[1]
+        && conv.padding_out[0] == conv.padding_out[1]
+        && plain(conv.kernel_size, conv.stride, conv.dilation, conv.groups);
+    let shape = ConvShape {
+        stride: conv.stride[0],
+        padding: conv.padding[0],
+        transposed: true,
+        output_padding: conv.padding_out[0],
+    };
+    run(fits, x, &conv.weight, &conv.bias, shape)
+}
+
+/// A square kernel, equal strides, no dilation, no groups.
+fn plain(kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], groups: usize) -> bool {
+    kernel[0] == kernel[1] && stride[0] == stride[1] && dilation == [1, 1] && groups == 1
+}
+
+fn run(
+    fits: bool,
+    x: Tensor<4>,
+    weight: &Param<Tensor<4>>,
+    bias: &Option<Param<Tensor<1>>>,
+    shape: ConvShape,
+) -> Option<Tensor<4>> {
+    if !fits || !crate::device::is_flex(&x.device()) {
+        return None;
+    }
+    let y = conv(x, weight.val(), shape);
+    Some(match bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            y + bias.val().reshape([1, channels, 1, 1])
+        }
+        None => y,
+    })
 }
 
 #[cfg(test)]

@@ -51,20 +51,8 @@ impl Precision {
         };
         let Some(dtype) = self.low() else {
             #[cfg(feature = "flex")]
-            {
-                let [(top, bottom), (left, right)] = padding;
-                let geometry = FlexGeometry {
-                    kernel: conv.kernel_size,
-                    stride: conv.stride,
-                    padding: [top, bottom, left, right],
-                    padding_out: [0, 0],
-                    dilation: conv.dilation,
-                    groups: conv.groups,
-                    transposed: false,
-                };
-                if let Some(y) = flex_conv(x.clone(), &conv.weight, &conv.bias, geometry) {
-                    return y;
-                }
+            if let Some(y) = super::flex_conv::conv2d(conv, x.clone()) {
+                return y;
             }
             return conv.forward(x);
         };
@@ -82,20 +70,8 @@ impl Precision {
     pub fn conv_transpose2d(self, conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         let Some(dtype) = self.low() else {
             #[cfg(feature = "flex")]
-            {
-                let [p_h, p_w] = conv.padding;
-                let geometry = FlexGeometry {
-                    kernel: conv.kernel_size,
-                    stride: conv.stride,
-                    padding: [p_h, p_h, p_w, p_w],
-                    padding_out: conv.padding_out,
-                    dilation: conv.dilation,
-                    groups: conv.groups,
-                    transposed: true,
-                };
-                if let Some(y) = flex_conv(x.clone(), &conv.weight, &conv.bias, geometry) {
-                    return y;
-                }
+            if let Some(y) = super::flex_conv::conv_transpose2d(conv, x.clone()) {
+                return y;
             }
             return conv.forward(x);
         };
@@ -114,62 +90,4 @@ impl Precision {
         )
         .cast(FloatDType::F32)
     }
-}
-
-/// Flex's faster convolutions (src/model/flex_conv.rs) where they apply: a Flex tensor, a
-/// square kernel, equal strides, the same padding on all sides, no dilation or groups.
-#[cfg(feature = "flex")]
-fn flex_conv(
-    x: Tensor<4>,
-    weight: &burn::module::Param<Tensor<4>>,
-    bias: &Option<burn::module::Param<Tensor<1>>>,
-    geometry: FlexGeometry,
-) -> Option<Tensor<4>> {
-    let FlexGeometry {
-        kernel,
-        stride,
-        padding,
-        padding_out,
-        dilation,
-        groups,
-        transposed,
-    } = geometry;
-    let same = |pair: [usize; 2]| pair[0] == pair[1];
-    let symmetric = padding.iter().all(|&p| p == padding[0]);
-    let applies = x.device().inner() == Device::flex()
-        && same(kernel)
-        && same(stride)
-        && same(padding_out)
-        && symmetric
-        && dilation == [1, 1]
-        && groups == 1;
-    if !applies {
-        return None;
-    }
-    let shape = super::flex_conv::ConvShape {
-        stride: stride[0],
-        padding: padding[0],
-        transposed,
-        output_padding: padding_out[0],
-    };
-    let y = super::flex_conv::conv(x, weight.val(), shape);
-    Some(match bias {
-        Some(bias) => {
-            let channels = bias.dims()[0];
-            y + bias.val().reshape([1, channels, 1, 1])
-        }
-        None => y,
-    })
-}
-
-/// What decides whether [`flex_conv`] applies; padding as (top, bottom, left, right).
-#[cfg(feature = "flex")]
-struct FlexGeometry {
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 4],
-    padding_out: [usize; 2],
-    dilation: [usize; 2],
-    groups: usize,
-    transposed: bool,
 }

@@ -48,11 +48,10 @@ impl Adam {
     }
 }
 
-/// Whether the tensor's buffer lives in this process's memory, where a host loop beats a chain
-/// of tensor operations.
+/// Whether the fused loop applies: a Flex device, whose buffers live in this process.
 #[cfg(feature = "flex")]
 fn on_host(device: &Device) -> bool {
-    *device == Device::flex()
+    crate::device::is_flex(device)
 }
 
 #[cfg(not(feature = "flex"))]
