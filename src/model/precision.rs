@@ -43,18 +43,18 @@ impl Precision {
     }
 
     pub fn conv2d(self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-        // The networks' convolutions all pad explicitly (src/model/init.rs).
-        let padding = match conv.padding {
-            PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-            PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-            PaddingConfig2d::Same => unreachable!("pix2pix's convolutions pad explicitly"),
-        };
         let Some(dtype) = self.low() else {
             #[cfg(feature = "flex")]
             if let Some(y) = super::flex_conv::conv2d(conv, x.clone()) {
                 return y;
             }
             return conv.forward(x);
+        };
+        // The networks' convolutions all pad explicitly (src/model/init.rs).
+        let padding = match conv.padding {
+            PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+            PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+            PaddingConfig2d::Same => unreachable!("pix2pix's convolutions pad explicitly"),
         };
         let options =
             ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
