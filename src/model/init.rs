@@ -1,11 +1,18 @@
 //! Weight initialisation as the official `init_weights`: conv weights from the chosen scheme,
 //! conv biases zero (batch-norm weights N(1, gain) live in [`super::norm::BatchNorm2d::new`]).
 
-use burn::module::Param;
+use burn::module::{Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::{Distribution, TensorData};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::seed::derive_seed;
 
 /// `--init_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -46,27 +53,93 @@ impl Default for InitOptions {
 }
 
 impl InitOptions {
-    fn initializer(&self) -> Initializer {
+    /// The standard deviation of the normal schemes, with PyTorch's fans; `None` for orthogonal.
+    fn normal_std(&self, fan_in: usize, fan_out: usize) -> Option<f64> {
         match self.init_type {
-            InitType::Normal => Initializer::Normal {
-                mean: 0.0,
-                std: self.gain,
-            },
-            InitType::Xavier => Initializer::XavierNormal { gain: self.gain },
-            InitType::Kaiming => Initializer::KaimingNormal {
-                gain: std::f64::consts::SQRT_2,
-                fan_out_only: false,
-            },
-            InitType::Orthogonal => Initializer::Orthogonal { gain: self.gain },
+            InitType::Normal => Some(self.gain),
+            InitType::Xavier => Some(self.gain * (2.0 / (fan_in + fan_out) as f64).sqrt()),
+            InitType::Kaiming => Some((2.0 / fan_in as f64).sqrt()),
+            InitType::Orthogonal => None,
         }
     }
 
     /// A weight of `shape` with PyTorch's fan computation (dims 1 and 0 times the kernel area).
     fn weight(&self, shape: [usize; 4], device: &Device) -> Param<Tensor<4>> {
         let area = shape[2] * shape[3];
-        self.initializer()
-            .init_with(shape, Some(shape[1] * area), Some(shape[0] * area), device)
+        let (fan_in, fan_out) = (shape[1] * area, shape[0] * area);
+        match self.normal_std(fan_in, fan_out) {
+            Some(std) => normal(shape, 0.0, std, device),
+            None => Initializer::Orthogonal { gain: self.gain }.init_with(
+                shape,
+                Some(fan_in),
+                Some(fan_out),
+                device,
+            ),
+        }
     }
+}
+
+/// A parameter drawn from N(`mean`, `std`) when first used, as Burn's lazy initialisers.
+///
+/// Burn draws its normals on one thread through a cryptographic generator (about 1.5 s for
+/// unet_256's 54M weights); here one seed comes from the device's generator, so `--seed` still
+/// fixes the draw, and fixed-size chunks are drawn in parallel from generators seeded by their
+/// index, so the values do not depend on the number of threads.
+pub fn normal<const D: usize>(
+    shape: [usize; D],
+    mean: f64,
+    std: f64,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    Param::uninitialized(
+        ParamId::new(),
+        move |device, require_grad| {
+            device.memory_persistent_allocations((), move |_| {
+                let values = sample_normal(shape.iter().product(), mean, std, device_seed(device));
+                let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), device);
+                if require_grad {
+                    tensor.require_grad()
+                } else {
+                    tensor
+                }
+            })
+        },
+        device.clone(),
+        true,
+        shape.into(),
+    )
+}
+
+/// `len` draws from N(`mean`, `std`), in chunks of [`NORMAL_CHUNK`] from generators seeded by
+/// `seed` and the chunk's index.
+fn sample_normal(len: usize, mean: f64, std: f64, seed: u64) -> Vec<f32> {
+    let mut values = vec![0f32; len];
+    values
+        .par_chunks_mut(NORMAL_CHUNK)
+        .enumerate()
+        .for_each(|(index, chunk)| {
+            let mut rng = SmallRng::seed_from_u64(derive_seed(seed, &[index as u64]));
+            for value in chunk {
+                let draw: f64 = rng.sample(StandardNormal);
+                *value = (mean + std * draw) as f32;
+            }
+        });
+    values
+}
+
+/// Values per generator in [`sample_normal`].
+const NORMAL_CHUNK: usize = 1 << 16;
+
+/// 64 bits from the device's generator (the one `Device::seed` sets), 16 at a time so that they
+/// fit every backend's integer type.
+fn device_seed(device: &Device) -> u64 {
+    Tensor::<1, Int>::random([4], Distribution::Uniform(0.0, 65536.0), device)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("integers")
+        .into_iter()
+        .fold(0, |seed, part| (seed << 16) | part as u64)
 }
 
 /// A square conv (`kernel`, `stride`, symmetric `padding`) initialised per `init`.
@@ -112,4 +185,65 @@ pub fn conv_transpose2d(
         .init(device);
     conv.weight = init.weight([channels[0], channels[1], kernel, kernel], device);
     conv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mean_and_std(values: &[f32]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let variance = values
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        (mean, variance.sqrt())
+    }
+
+    #[test]
+    fn normal_draws_depend_on_the_seed_alone() {
+        let len = 5 * NORMAL_CHUNK + 123;
+        let parallel = sample_normal(len, 1.0, 0.02, 7);
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| sample_normal(len, 1.0, 0.02, 7));
+        assert_eq!(parallel, one_thread);
+        assert_ne!(parallel, sample_normal(len, 1.0, 0.02, 8));
+        let (mean, std) = mean_and_std(&parallel);
+        assert!(
+            (mean - 1.0).abs() < 1e-3 && (std / 0.02 - 1.0).abs() < 0.01,
+            "{mean} {std}"
+        );
+    }
+
+    /// Conv weights follow each scheme's standard deviation with PyTorch's fans
+    /// (fan_in = 64 * 16, fan_out = 128 * 16 for a 4x4 conv from 64 to 128 channels).
+    #[test]
+    fn conv_weights_follow_the_init_type() {
+        let device = Device::flex();
+        let (fan_in, fan_out): (f64, f64) = (64.0 * 16.0, 128.0 * 16.0);
+        for (init_type, expected) in [
+            (InitType::Normal, 0.02),
+            (InitType::Xavier, 0.02 * (2.0 / (fan_in + fan_out)).sqrt()),
+            (InitType::Kaiming, (2.0 / fan_in).sqrt()),
+            (InitType::Orthogonal, 0.02 / fan_in.sqrt()),
+        ] {
+            let init = InitOptions {
+                init_type,
+                gain: 0.02,
+            };
+            let conv = conv2d([64, 128], 4, 2, 1, false, &init, &device);
+            let values = conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
+            let (mean, std) = mean_and_std(&values);
+            assert!(mean.abs() < 0.02 * expected, "{init_type:?}: mean {mean}");
+            assert!(
+                (std / expected - 1.0).abs() < 0.02,
+                "{init_type:?}: std {std} vs {expected}"
+            );
+        }
+    }
 }

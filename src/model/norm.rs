@@ -87,9 +87,8 @@ const BATCH_NORM_MOMENTUM: f64 = 0.1;
 impl BatchNorm2d {
     /// Weight ~ N(1, gain) and bias 0, as the official `init_weights` does for every init type.
     pub fn new(channels: usize, init: &InitOptions, device: &Device) -> Self {
-        let weight = Tensor::random([channels], Distribution::Normal(1.0, init.gain), device);
         Self {
-            weight: Param::from_tensor(weight),
+            weight: super::init::normal([channels], 1.0, init.gain, device),
             bias: Param::from_tensor(Tensor::zeros([channels], device)),
             running_mean: RunningState::new(Tensor::zeros([channels], device)),
             running_var: RunningState::new(Tensor::ones([channels], device)),
