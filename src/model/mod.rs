@@ -4,6 +4,8 @@
 #[cfg(feature = "flex")]
 pub mod flex_activation;
 #[cfg(feature = "flex")]
+pub mod flex_batch_norm;
+#[cfg(feature = "flex")]
 pub mod flex_conv;
 pub mod init;
 pub mod norm;
