@@ -247,16 +247,17 @@ impl Geometry {
     fn convolve(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let mut outputs = vec![0f32; images.len() / self.image() * out_channels * pixels];
-        let mut columns = vec![0f32; depth * pixels];
-        for (image, output) in images
-            .chunks(self.image())
-            .zip(outputs.chunks_mut(out_channels * pixels))
-        {
-            self.im2col(image, &mut columns);
-            let weights = (weights, 1, depth as isize);
-            let columns = (columns.as_slice(), 1, pixels as isize);
-            matmul(out_channels, pixels, depth, output, weights, columns, false);
-        }
+        with_scratch(depth * pixels, |columns| {
+            for (image, output) in images
+                .chunks(self.image())
+                .zip(outputs.chunks_mut(out_channels * pixels))
+            {
+                self.im2col(image, columns);
+                let weights = (weights, 1, depth as isize);
+                let columns = (&columns[..], 1, pixels as isize);
+                matmul(out_channels, pixels, depth, output, weights, columns, false);
+            }
+        });
         outputs
     }
 
@@ -264,25 +265,18 @@ impl Geometry {
     fn convolve_adjoint(&self, grads: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let mut images = vec![0f32; grads.len() / (out_channels * pixels) * self.image()];
-        let mut columns = vec![0f32; depth * pixels];
-        for (grad, image) in grads
-            .chunks(out_channels * pixels)
-            .zip(images.chunks_mut(self.image()))
-        {
-            // columns[depth, pixels] = weights[out, depth]^T x grad[out, pixels]
-            let weights = (weights, depth as isize, 1);
-            let grad = (grad, 1, pixels as isize);
-            matmul(
-                depth,
-                pixels,
-                out_channels,
-                &mut columns,
-                weights,
-                grad,
-                false,
-            );
-            self.col2im(&columns, image);
-        }
+        with_scratch(depth * pixels, |columns| {
+            for (grad, image) in grads
+                .chunks(out_channels * pixels)
+                .zip(images.chunks_mut(self.image()))
+            {
+                // columns[depth, pixels] = weights[out, depth]^T x grad[out, pixels]
+                let weights = (weights, depth as isize, 1);
+                let grad = (grad, 1, pixels as isize);
+                matmul(depth, pixels, out_channels, columns, weights, grad, false);
+                self.col2im(columns, image);
+            }
+        });
         images
     }
 
@@ -291,27 +285,39 @@ impl Geometry {
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let mut weight_grad = vec![0f32; out_channels * depth];
-        let mut columns = vec![0f32; depth * pixels];
-        for (index, (image, grad)) in images
-            .chunks(self.image())
-            .zip(grads.chunks(out_channels * pixels))
-            .enumerate()
-        {
-            self.im2col(image, &mut columns);
-            let grad = (grad, 1, pixels as isize);
-            let columns = (columns.as_slice(), pixels as isize, 1);
-            matmul(
-                out_channels,
-                depth,
-                pixels,
-                &mut weight_grad,
-                grad,
-                columns,
-                index > 0,
-            );
-        }
+        with_scratch(depth * pixels, |columns| {
+            for (index, (image, grad)) in images
+                .chunks(self.image())
+                .zip(grads.chunks(out_channels * pixels))
+                .enumerate()
+            {
+                self.im2col(image, columns);
+                let grad = (grad, 1, pixels as isize);
+                let columns = (&columns[..], pixels as isize, 1);
+                let accumulate = index > 0;
+                matmul(out_channels, depth, pixels, &mut weight_grad, grad, columns, accumulate);
+            }
+        });
         weight_grad
     }
+}
+
+thread_local! {
+    /// The column matrix of the last convolution on this thread, kept for the next one: fresh
+    /// buffers of up to 16 MB per call cost as much in page faults and zeroing as the im2col.
+    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` values (contents unspecified) borrowed from this thread's
+/// scratch; taken out while in use, so a nested call gets a buffer of its own.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer = vec![0f32; len];
+    }
+    let result = f(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    result
 }
 
 fn dims(tensor: &FlexTensor) -> [usize; 4] {
