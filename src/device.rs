@@ -83,7 +83,10 @@ impl DeviceChoice {
             #[allow(deprecated)]
             DeviceChoice::LibTorchCuda(index) => Ok(Device::libtorch_cuda(index)),
             #[cfg(feature = "cuda")]
-            DeviceChoice::Cuda(index) => Ok(Device::cuda(index)),
+            DeviceChoice::Cuda(index) => {
+                check_cuda_libraries(self)?;
+                Ok(Device::cuda(index))
+            }
             #[cfg(feature = "wgpu")]
             DeviceChoice::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
             #[allow(unreachable_patterns)]
@@ -94,6 +97,32 @@ impl DeviceChoice {
             }),
         }
     }
+}
+
+/// CubeCL loads the CUDA driver and NVRTC when it first uses the device, and panics on another
+/// thread where they are missing; this says so up front instead.
+#[cfg(feature = "cuda")]
+fn check_cuda_libraries(choice: DeviceChoice) -> Result<()> {
+    // SAFETY: each call only opens the library by name and looks its symbols up.
+    let (driver, nvrtc) = unsafe {
+        (
+            cudarc::driver::sys::is_culib_present(),
+            cudarc::nvrtc::sys::is_culib_present(),
+        )
+    };
+    let missing = match (driver, nvrtc) {
+        (true, true) => return Ok(()),
+        (false, _) => "the NVIDIA driver's libcuda.so was not found: install the driver",
+        (true, false) => {
+            "libnvrtc.so (CUDA's run-time compiler, which compiles the kernels) was not found: \
+             install the CUDA toolkit or the nvidia-cuda-nvrtc wheel and add its lib folder to \
+             LD_LIBRARY_PATH"
+        }
+    };
+    Err(Error::DeviceUnavailable {
+        device: choice.to_string(),
+        reason: format!("{missing}, or use --device cpu"),
+    })
 }
 
 /// Whether `device` (or the device an autodiff device wraps) is Flex, whose buffers live in this

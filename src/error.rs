@@ -31,6 +31,9 @@ pub enum Error {
         compiled: String,
     },
 
+    #[error("--device {device}: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
+
     #[error("invalid option {option}: {reason}")]
     InvalidOption {
         option: &'static str,

@@ -295,7 +295,15 @@ impl Geometry {
                 let grad = (grad, 1, pixels as isize);
                 let columns = (&columns[..], pixels as isize, 1);
                 let accumulate = index > 0;
-                matmul(out_channels, depth, pixels, &mut weight_grad, grad, columns, accumulate);
+                matmul(
+                    out_channels,
+                    depth,
+                    pixels,
+                    &mut weight_grad,
+                    grad,
+                    columns,
+                    accumulate,
+                );
             }
         });
         weight_grad
