@@ -44,7 +44,7 @@ stage() { # name, time limit in s, command...
     local start=$SECONDS
     timeout "$limit" "$@" > "$out/$name.log" 2>&1
     local status=$?
-    printf '%-28s exit %3d after %4d s\n' "$name" "$status" $((SECONDS - start)) >> "$summary"
+    printf '%-34s exit %3d after %4d s\n' "$name" "$status" $((SECONDS - start)) >> "$summary"
     tail -n 8 "$out/$name.log" >> "$summary"
 }
 

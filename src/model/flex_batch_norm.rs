@@ -1,10 +1,11 @@
-//! Training-mode BatchNorm on Flex in two passes forward and two backward, as a Burn backend
-//! extension.
+//! Training-mode BatchNorm on Flex as a Burn backend extension: three passes over the
+//! activations each way.
 //!
 //! Burn's default `batch_norm_train` (Flex has no kernel of its own) computes the statistics by
 //! swapping the batch and channel dims into a copy, twice, and normalises and differentiates in
-//! about ten more whole-tensor passes. Here each channel's statistics are one pass over its
-//! planes, the output another, and the backward the same, as PyTorch's CPU kernel.
+//! about ten more whole-tensor passes. Here the forward is a mean, a centred variance and the
+//! output; the backward two per-channel sums and the input gradient, each pass parallel over
+//! channels or planes.
 
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
