@@ -7,14 +7,16 @@
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Bytes, DType, Tensor};
+use burn::tensor::{DType, Tensor};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
-use burn_flex::{FlexTensor, Layout};
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
+
+use super::flex_tensor::{f32_tensor, is_f32};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedLeakyRelu: Backend {
@@ -35,7 +37,7 @@ impl FusedLeakyRelu for Flex {
 
     fn fused_leaky_relu_backward(x: FlexTensor, grad: FlexTensor, slope: f32) -> FlexTensor {
         assert!(
-            x.dtype() == DType::F32 && grad.dtype() == DType::F32,
+            is_f32(&[&x, &grad]),
             "the fused LeakyReLU is only used on f32 tensors"
         );
         let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
@@ -49,11 +51,7 @@ impl FusedLeakyRelu for Flex {
                     *o = if x > 0.0 { g } else { slope * g };
                 }
             });
-        FlexTensor::new(
-            Bytes::from_elems(output),
-            Layout::contiguous(grad.layout().shape().clone()),
-            DType::F32,
-        )
+        f32_tensor(output, grad.layout().shape().clone())
     }
 }
 

@@ -17,14 +17,15 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{Bytes, DType, Shape};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
-use burn_flex::{FlexTensor, Layout};
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
+
+use super::flex_tensor::{f32_tensor, is_f32};
 
 /// Convolutions (`transposed` false) and transposed convolutions (true) with square kernels,
 /// equal strides and symmetric padding: what pix2pix's networks use. Weights are laid out as in
@@ -331,18 +332,6 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 fn dims(tensor: &FlexTensor) -> [usize; 4] {
     let shape = tensor.layout().shape();
     [shape[0], shape[1], shape[2], shape[3]]
-}
-
-fn f32_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(Shape::new(shape)),
-        DType::F32,
-    )
-}
-
-fn is_f32(tensors: &[&FlexTensor]) -> bool {
-    tensors.iter().all(|t| t.dtype() == DType::F32)
 }
 
 /// Flex's own operations, for dtypes other than f32.

@@ -7,6 +7,8 @@ pub mod flex_activation;
 pub mod flex_batch_norm;
 #[cfg(feature = "flex")]
 pub mod flex_conv;
+#[cfg(feature = "flex")]
+mod flex_tensor;
 pub mod init;
 pub mod norm;
 pub mod patchgan;
