@@ -38,13 +38,23 @@ pub trait Im2colConv: Backend {
         shape: ConvShape,
     ) -> FloatTensor<Self>;
 
-    /// The gradients of `im2col_conv` for its input and its weight.
+    /// One gradient of `im2col_conv`: for its input or for its weight. Apart, so that a
+    /// backward pass computes only what is tracked: no weight gradients through the frozen
+    /// discriminator in the generator's step, no gradient for the images fed in.
     fn im2col_conv_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         shape: ConvShape,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+        wrt: ConvGradient,
+    ) -> FloatTensor<Self>;
+}
+
+/// Which gradient [`Im2colConv::im2col_conv_backward`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvGradient {
+    Input,
+    Weight,
 }
 
 /// The hyper-parameters of one [`Im2colConv`] call.
@@ -368,10 +378,10 @@ impl Im2colConv for Flex {
         weight: FlexTensor,
         output_grad: FlexTensor,
         shape: ConvShape,
-    ) -> (FlexTensor, FlexTensor) {
+        wrt: ConvGradient,
+    ) -> FlexTensor {
         if !is_f32(&[&x, &weight, &output_grad]) {
-            // Through Flex's differentiable ops: the gradients of sum(conv(x, w) * output_grad).
-            return flex_conv_backward(x, weight, output_grad, shape);
+            return flex_conv_backward(x, weight, output_grad, shape, wrt);
         }
         let (x, weight, output_grad) = (
             x.to_contiguous(),
@@ -379,57 +389,66 @@ impl Im2colConv for Flex {
             output_grad.to_contiguous(),
         );
         let g = Geometry::of(&x, &weight, shape);
-        let weights: &[f32] = weight.storage();
         let out_channels = dims(&weight)[0];
-        let (x_grad, weight_grad) = if shape.transposed {
-            // The convolution runs from output_grad's shape to x's.
-            let x_grad = g.convolve(output_grad.storage(), weights, out_channels);
-            let weight_grad = g.weight_gradient(output_grad.storage(), x.storage(), out_channels);
-            (x_grad, weight_grad)
-        } else {
-            let x_grad = g.convolve_adjoint(output_grad.storage(), weights, out_channels);
-            let weight_grad = g.weight_gradient(x.storage(), output_grad.storage(), out_channels);
-            (x_grad, weight_grad)
-        };
-        (
-            f32_tensor(x_grad, dims(&x)),
-            f32_tensor(weight_grad, dims(&weight)),
-        )
+        // A transposed convolution is the adjoint of the convolution from output_grad's shape
+        // to x's: the roles of its input and its output gradient swap.
+        match (wrt, shape.transposed) {
+            (ConvGradient::Input, transposed) => {
+                let (grads, weights) = (output_grad.storage(), weight.storage());
+                let x_grad = if transposed {
+                    g.convolve(grads, weights, out_channels)
+                } else {
+                    g.convolve_adjoint(grads, weights, out_channels)
+                };
+                f32_tensor(x_grad, dims(&x))
+            }
+            (ConvGradient::Weight, transposed) => {
+                let (x, grads) = (x.storage(), output_grad.storage());
+                let weight_grad = if transposed {
+                    g.weight_gradient(grads, x, out_channels)
+                } else {
+                    g.weight_gradient(x, grads, out_channels)
+                };
+                f32_tensor(weight_grad, dims(&weight))
+            }
+        }
     }
 }
 
-/// The gradients from Flex's own backward formulas, for dtypes other than f32.
+/// The gradient from Flex's own backward formulas, for dtypes other than f32.
 fn flex_conv_backward(
     x: FlexTensor,
     weight: FlexTensor,
     output_grad: FlexTensor,
     shape: ConvShape,
-) -> (FlexTensor, FlexTensor) {
-    if shape.transposed {
-        let options = shape.transpose_options();
-        let x_grad = <Flex as ModuleOps<Flex>>::conv_transpose2d_x_backward(
-            weight.clone(),
-            output_grad.clone(),
-            options.clone(),
-        );
-        let weight_grad = <Flex as ModuleOps<Flex>>::conv_transpose2d_weight_backward(
+    wrt: ConvGradient,
+) -> FlexTensor {
+    match (shape.transposed, wrt) {
+        (true, ConvGradient::Input) => <Flex as ModuleOps<Flex>>::conv_transpose2d_x_backward(
+            weight,
+            output_grad,
+            shape.transpose_options(),
+        ),
+        (true, ConvGradient::Weight) => {
+            <Flex as ModuleOps<Flex>>::conv_transpose2d_weight_backward(
+                x,
+                weight,
+                output_grad,
+                shape.transpose_options(),
+            )
+        }
+        (false, ConvGradient::Input) => <Flex as ModuleOps<Flex>>::conv2d_x_backward(
             x,
             weight,
             output_grad,
-            options,
-        );
-        (x_grad, weight_grad)
-    } else {
-        let options = shape.conv_options();
-        let x_grad = <Flex as ModuleOps<Flex>>::conv2d_x_backward(
-            x.clone(),
-            weight.clone(),
-            output_grad.clone(),
-            options.clone(),
-        );
-        let weight_grad =
-            <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options);
-        (x_grad, weight_grad)
+            shape.conv_options(),
+        ),
+        (false, ConvGradient::Weight) => <Flex as ModuleOps<Flex>>::conv2d_weight_backward(
+            x,
+            weight,
+            output_grad,
+            shape.conv_options(),
+        ),
     }
 }
 
@@ -457,12 +476,14 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
                 let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
                 let weight =
                     checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                let (x_grad, weight_grad) = B::im2col_conv_backward(x, weight, grad, shape);
+                let gradient = |wrt| {
+                    B::im2col_conv_backward(x.clone(), weight.clone(), grad.clone(), shape, wrt)
+                };
                 if let Some(node) = node_x {
-                    grads.register::<B>(node.id, x_grad)
+                    grads.register::<B>(node.id, gradient(ConvGradient::Input))
                 }
                 if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, weight_grad)
+                    grads.register::<B>(node.id, gradient(ConvGradient::Weight))
                 }
             }
         }
@@ -494,14 +515,15 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         shape: ConvShape,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (x_grad, weight_grad) = B::im2col_conv_backward(
+        wrt: ConvGradient,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::im2col_conv_backward(
             x.into_primitive(),
             weight.into_primitive(),
             output_grad.into_primitive(),
             shape,
-        );
-        (Self::from_inner(x_grad), Self::from_inner(weight_grad))
+            wrt,
+        ))
     }
 }
 
@@ -656,5 +678,38 @@ mod tests {
                 &format!("{what} weight gradient"),
             );
         }
+    }
+
+    /// Each gradient is computed on its own: an untracked input (the images fed in) still
+    /// gets its weight gradient, a frozen weight (the discriminator in the generator's step)
+    /// its input gradient.
+    #[test]
+    fn computes_only_the_tracked_gradients() {
+        let device = Device::flex().autodiff();
+        let random =
+            |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let (x, weight) = (random([1, 3, 8, 8]), random([4, 3, 4, 4]));
+        let shape = ConvShape {
+            stride: 2,
+            padding: 1,
+            transposed: false,
+            output_padding: 0,
+        };
+        let both = (x.clone().require_grad(), weight.clone().require_grad());
+        let grads = conv(both.0.clone(), both.1.clone(), shape).sum().backward();
+        let weight_only = weight.clone().require_grad();
+        let grads_weight = conv(x.clone(), weight_only.clone(), shape).sum().backward();
+        let x_only = x.require_grad();
+        let grads_x = conv(x_only.clone(), weight, shape).sum().backward();
+        assert_close(
+            weight_only.grad(&grads_weight).unwrap(),
+            both.1.grad(&grads).unwrap(),
+            "weight gradient with an untracked input",
+        );
+        assert_close(
+            x_only.grad(&grads_x).unwrap(),
+            both.0.grad(&grads).unwrap(),
+            "input gradient with an untracked weight",
+        );
     }
 }
