@@ -323,7 +323,60 @@ fn covers((data, col_stride, row_stride): View, rows: usize, cols: usize) -> boo
 }
 
 /// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], plus dst when `accumulate`.
+///
+/// gemm computes outer products (k <= 2) and matrix-vector products (one row or column) on the
+/// calling thread alone; the PatchGAN's one-channel last layer has both (its input gradient is
+/// an 8192 x 900 outer product), so those are split into blocks of rows, or of the one row's
+/// columns, here.
 fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
+    let serial = k <= 2 || m == 1 || n == 1;
+    let tasks = rayon::current_num_threads() * 4;
+    if !serial || m * n * k < 1 << 18 {
+        return product(
+            m,
+            n,
+            k,
+            dst,
+            lhs,
+            rhs,
+            accumulate,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+    let single = gemm::Parallelism::None;
+    if m > 1 {
+        let rows = m.div_ceil(tasks);
+        dst[..m * n]
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(block, dst)| {
+                let lhs = (&lhs.0[block * rows * lhs.2 as usize..], lhs.1, lhs.2);
+                product(dst.len() / n, n, k, dst, lhs, rhs, accumulate, single);
+            });
+    } else {
+        let cols = n.div_ceil(tasks);
+        dst[..n]
+            .par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(block, dst)| {
+                let rhs = (&rhs.0[block * cols * rhs.1 as usize..], rhs.1, rhs.2);
+                product(1, dst.len(), k, dst, lhs, rhs, accumulate, single);
+            });
+    }
+}
+
+/// One gemm call for [`matmul`].
+#[allow(clippy::too_many_arguments)]
+fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     assert!(dst.len() >= m * n && covers(lhs, m, k) && covers(rhs, k, n));
     // SAFETY: the asserts above keep every access of the product inside the three slices.
     unsafe {
@@ -346,7 +399,7 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View, a
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }
@@ -716,32 +769,37 @@ mod tests {
 
     /// Outputs and both gradients equal Burn's own convolutions, for the geometries the
     /// networks use (U-Net and PatchGAN 4x4 stride 2 or 1, ResNet 3x3 stride 1 or 2 and 7x7,
-    /// transposed 4x4 and 3x3 with output padding), on a batch of two images of even and odd
-    /// sides.
+    /// transposed 4x4 and 3x3 with output padding, the PatchGAN's one-channel output), on a
+    /// batch of two images of even and odd sides.
     #[test]
     fn equals_burns_convolutions_and_their_gradients() {
         let device = Device::flex().autodiff();
         let random = |shape: [usize; 4]| {
             Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad()
         };
+        // (kernel, stride, padding, transposed, output padding, side, in and out channels)
         let cases = [
-            (4, 2, 1, false, 0, 10),
-            (4, 2, 1, false, 0, 11),
-            (3, 2, 1, false, 0, 9),
-            (4, 1, 1, false, 0, 9),
-            (3, 1, 1, false, 0, 9),
-            (7, 1, 0, false, 0, 11),
-            (4, 2, 1, true, 0, 5),
-            (3, 2, 1, true, 1, 5),
+            (4, 2, 1, false, 0, 10, [3, 5]),
+            (4, 2, 1, false, 0, 11, [3, 5]),
+            (3, 2, 1, false, 0, 9, [3, 5]),
+            (4, 1, 1, false, 0, 9, [3, 5]),
+            (3, 1, 1, false, 0, 9, [3, 5]),
+            (7, 1, 0, false, 0, 11, [3, 5]),
+            (4, 2, 1, true, 0, 5, [3, 5]),
+            (3, 2, 1, true, 1, 5, [3, 5]),
+            // The PatchGAN's last layer: one output channel, products big enough to be split.
+            (4, 1, 1, false, 0, 24, [32, 1]),
         ];
-        for (kernel, stride, padding, transposed, output_padding, side) in cases {
-            let what = format!("k{kernel} s{stride} p{padding} t{transposed} op{output_padding}");
-            let x_ours = random([2, 3, side, side]);
+        for (kernel, stride, padding, transposed, output_padding, side, [c_in, c_out]) in cases {
+            let what = format!(
+                "k{kernel} s{stride} p{padding} t{transposed} op{output_padding} c{c_in}->{c_out}"
+            );
+            let x_ours = random([2, c_in, side, side]);
             let x_burns = x_ours.clone().detach().require_grad();
             let weight = random(if transposed {
-                [3, 5, kernel, kernel]
+                [c_in, c_out, kernel, kernel]
             } else {
-                [5, 3, kernel, kernel]
+                [c_out, c_in, kernel, kernel]
             });
             let weight_burns = weight.clone().detach().require_grad();
             let shape = ConvShape {
