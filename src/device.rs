@@ -132,6 +132,15 @@ pub fn is_flex(device: &Device) -> bool {
     device.clone().inner() == Device::flex()
 }
 
+/// Whether `device` is LibTorch's CPU device, whose buffers live in this process (the fused
+/// Adam, src/train/adam_tch.rs, applies there).
+#[cfg(feature = "tch")]
+pub fn is_libtorch_cpu(device: &Device) -> bool {
+    #[allow(deprecated)]
+    let cpu = Device::libtorch();
+    device.clone().inner() == cpu
+}
+
 /// The CPU device of the backend built in (Flex, else LibTorch's CPU device).
 pub fn cpu() -> Result<Device> {
     DeviceChoice::default().device()

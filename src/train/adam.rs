@@ -48,17 +48,6 @@ impl Adam {
     }
 }
 
-/// Whether the fused loop applies: a Flex device, whose buffers live in this process.
-#[cfg(feature = "flex")]
-fn on_host(device: &Device) -> bool {
-    crate::device::is_flex(device)
-}
-
-#[cfg(not(feature = "flex"))]
-fn on_host(_device: &Device) -> bool {
-    false
-}
-
 fn slice(data: &TensorData) -> &[f32] {
     data.as_slice().expect("an f32 tensor's data is f32")
 }
@@ -67,21 +56,29 @@ fn slice_mut(data: &mut TensorData) -> &mut [f32] {
     data.as_mut_slice().expect("an f32 tensor's data is f32")
 }
 
-impl Adam {
-    /// One Adam step in place, in the order of Burn's `AdaptiveMomentum::transform`.
-    fn update(
+/// One Adam step's constants, for the fused loop.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    lr: f32,
+    time: usize,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+}
+
+impl AdamStep {
+    /// The step in place, in the order of Burn's `AdaptiveMomentum::transform`.
+    pub fn apply(
         &self,
-        lr: f32,
-        time: usize,
         param: &mut [f32],
         grad: &[f32],
         moment_1: &mut [f32],
         moment_2: &mut [f32],
     ) {
-        let (beta_1, beta_2) = (self.beta_1, self.beta_2);
+        let (beta_1, beta_2, lr) = (self.beta_1, self.beta_2, self.lr);
         let (factor_1, factor_2) = (1.0 - beta_1, 1.0 - beta_2);
-        let bias_correction2_sqrt = (1.0 - beta_2.powi(time as i32)).sqrt();
-        let combined_factor = bias_correction2_sqrt / (1.0 - beta_1.powi(time as i32));
+        let bias_correction2_sqrt = (1.0 - beta_2.powi(self.time as i32)).sqrt();
+        let combined_factor = bias_correction2_sqrt / (1.0 - beta_1.powi(self.time as i32));
         let epsilon = self.epsilon * bias_correction2_sqrt;
         param
             .par_chunks_mut(CHUNK)
@@ -99,6 +96,33 @@ impl Adam {
     }
 }
 
+/// Where the fused loop runs: on Flex's buffers through TensorData (Flex keeps its data in this
+/// process), on LibTorch's CPU buffers in place (src/train/adam_tch.rs), or nowhere.
+enum Fused {
+    Flex,
+    #[cfg(feature = "tch")]
+    LibTorch,
+    No,
+}
+
+impl Fused {
+    fn of<const D: usize>(tensor: &Tensor<D>) -> Self {
+        if tensor.dtype() != burn::tensor::DType::F32 {
+            return Fused::No;
+        }
+        let device = tensor.device();
+        #[cfg(feature = "flex")]
+        if crate::device::is_flex(&device) {
+            return Fused::Flex;
+        }
+        #[cfg(feature = "tch")]
+        if crate::device::is_libtorch_cpu(&device) {
+            return Fused::LibTorch;
+        }
+        Fused::No
+    }
+}
+
 impl Optimizer for Adam {
     type State<const D: usize> = AdamState<D>;
 
@@ -109,44 +133,52 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let device = tensor.device();
-        if !on_host(&device) || tensor.dtype() != burn::tensor::DType::F32 {
+        let fused = Fused::of(&tensor);
+        if matches!(fused, Fused::No) {
             return self.tensor_ops.step(lr, tensor, grad, state);
         }
-        let mut param = tensor.into_data();
-        let grad = grad.into_data();
-        let shape = param.shape().clone();
+        let device = tensor.device();
         // A zero moment makes the first step's update equal Burn's separate first-step formula.
-        let (time, mut moment_1, mut moment_2) = match state {
-            Some(AdamState { momentum }) => (
-                momentum.time + 1,
-                momentum.moment_1.into_data(),
-                momentum.moment_2.into_data(),
-            ),
+        let (time, moment_1, moment_2) = match state {
+            Some(AdamState { momentum }) => {
+                (momentum.time + 1, momentum.moment_1, momentum.moment_2)
+            }
             None => (
                 1,
-                TensorData::zeros::<f32, _>(shape.clone()),
-                TensorData::zeros::<f32, _>(shape),
+                Tensor::zeros(tensor.shape(), &device),
+                Tensor::zeros(tensor.shape(), &device),
             ),
         };
-        self.update(
-            lr as f32,
+        let step = AdamStep {
+            lr: lr as f32,
             time,
-            slice_mut(&mut param),
-            slice(&grad),
-            slice_mut(&mut moment_1),
-            slice_mut(&mut moment_2),
-        );
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+        };
+        let (param, moment_1, moment_2) = match fused {
+            #[cfg(feature = "tch")]
+            Fused::LibTorch => super::adam_tch::step(tensor, grad, moment_1, moment_2, step),
+            _ => {
+                let (mut param, grad) = (tensor.into_data(), grad.into_data());
+                let (mut moment_1, mut moment_2) = (moment_1.into_data(), moment_2.into_data());
+                step.apply(
+                    slice_mut(&mut param),
+                    slice(&grad),
+                    slice_mut(&mut moment_1),
+                    slice_mut(&mut moment_2),
+                );
+                let tensor = |data| Tensor::from_data(data, &device);
+                (tensor(param), tensor(moment_1), tensor(moment_2))
+            }
+        };
         let momentum = AdaptiveMomentumState {
             time,
-            moment_1: Tensor::from_data(moment_1, &device),
-            moment_2: Tensor::from_data(moment_2, &device),
+            moment_1,
+            moment_2,
             max_moment_2: None,
         };
-        (
-            Tensor::from_data(param, &device),
-            Some(AdamState { momentum }),
-        )
+        (param, Some(AdamState { momentum }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -154,7 +186,7 @@ impl Optimizer for Adam {
     }
 }
 
-#[cfg(all(test, feature = "flex"))]
+#[cfg(all(test, any(feature = "flex", feature = "tch")))]
 mod tests {
     use burn::nn::conv::{Conv2d, Conv2dConfig};
     use burn::optim::GradientsParams;
@@ -179,8 +211,21 @@ mod tests {
     /// The fused loop and Burn's tensor-op Adam give bit-identical weights over several steps,
     /// the first step (no state yet) included.
     #[test]
+    #[cfg(feature = "flex")]
     fn fused_update_equals_burns_adam() {
-        let device = Device::flex().autodiff();
+        fused_update_equals_burns_adam_on(Device::flex().autodiff());
+    }
+
+    /// The same on LibTorch's CPU buffers (src/train/adam_tch.rs).
+    #[test]
+    #[cfg(feature = "tch")]
+    fn fused_update_on_libtorch_equals_burns_adam() {
+        #[allow(deprecated)]
+        let device = Device::libtorch().autodiff();
+        fused_update_equals_burns_adam_on(device);
+    }
+
+    fn fused_update_equals_burns_adam_on(device: Device) {
         let conv = Conv2dConfig::new([3, 5], [3, 3]).init(&device);
         let initial = weights(&conv);
         let (mut fused, mut reference) = (conv.clone(), conv);

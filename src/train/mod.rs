@@ -3,6 +3,8 @@
 //! and a clean stop on Ctrl-C.
 
 pub mod adam;
+#[cfg(feature = "tch")]
+mod adam_tch;
 pub mod checkpoint;
 pub mod scheduler;
 pub mod step;
