@@ -99,6 +99,7 @@ impl AdamStep {
 /// Where the fused loop runs: on Flex's buffers through TensorData (Flex keeps its data in this
 /// process), on LibTorch's CPU buffers in place (src/train/adam_tch.rs), or nowhere.
 enum Fused {
+    #[cfg(feature = "flex")]
     Flex,
     #[cfg(feature = "tch")]
     LibTorch,
@@ -110,13 +111,12 @@ impl Fused {
         if tensor.dtype() != burn::tensor::DType::F32 {
             return Fused::No;
         }
-        let device = tensor.device();
         #[cfg(feature = "flex")]
-        if crate::device::is_flex(&device) {
+        if crate::device::is_flex(&tensor.device()) {
             return Fused::Flex;
         }
         #[cfg(feature = "tch")]
-        if crate::device::is_libtorch_cpu(&device) {
+        if crate::device::is_libtorch_cpu(&tensor.device()) {
             return Fused::LibTorch;
         }
         Fused::No
