@@ -544,19 +544,19 @@ impl Im2colConv for Flex {
         let out_channels = dims(&weight)[0];
         // A transposed convolution is the adjoint of the convolution from output_grad's shape
         // to x's: the roles of its input and its output gradient swap.
-        match (wrt, shape.transposed) {
-            (ConvGradient::Input, transposed) => {
+        match wrt {
+            ConvGradient::Input => {
                 let (grads, weights) = (output_grad.storage(), weight.storage());
-                let x_grad = if transposed {
+                let x_grad = if shape.transposed {
                     g.convolve(grads, weights, out_channels)
                 } else {
                     g.convolve_adjoint(grads, weights, out_channels)
                 };
                 f32_tensor(x_grad, dims(&x))
             }
-            (ConvGradient::Weight, transposed) => {
+            ConvGradient::Weight => {
                 let (x, grads) = (x.storage(), output_grad.storage());
-                let weight_grad = if transposed {
+                let weight_grad = if shape.transposed {
                     g.weight_gradient(grads, x, out_channels)
                 } else {
                     g.weight_gradient(x, grads, out_channels)
