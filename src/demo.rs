@@ -6,15 +6,13 @@ use std::sync::atomic::AtomicBool;
 
 use burn::prelude::*;
 
+use crate::checkpoint::LATEST;
 use crate::data::synthetic::write_split;
 use crate::data::{DataOptions, Preprocess};
 use crate::error::Result;
-use crate::infer::{
-    GeneratorSource, ModelOverrides, TestOptions, TestSummary, load_generator, test,
-};
-use crate::model::{GeneratorArch, ModelOptions};
-use crate::options::{RunOptions, TrainOptions};
-use crate::train::{LATEST, TrainSummary, train};
+use crate::infer::{GeneratorSource, TestOptions, TestSummary, load_generator, test};
+use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
+use crate::train::{RunOptions, TrainObserver, TrainOptions, TrainSummary, train};
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
@@ -107,10 +105,15 @@ pub fn prepare_dataset(options: &DemoOptions) -> Result<PathBuf> {
 }
 
 /// Runs the demo. A stop request ends training early with a resumable checkpoint and skips test.
-pub fn run(options: &DemoOptions, device: &Device, stop: &AtomicBool) -> Result<DemoSummary> {
+pub fn run(
+    options: &DemoOptions,
+    device: &Device,
+    stop: &AtomicBool,
+    observer: &mut dyn TrainObserver,
+) -> Result<DemoSummary> {
     let dataroot = prepare_dataset(options)?;
     let run = options.run_options();
-    let trained = train(&run, device, None, stop)?;
+    let trained = train(&run, device, None, stop, observer)?;
     if trained.interrupted {
         return Ok(DemoSummary {
             dataroot,

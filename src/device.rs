@@ -57,7 +57,7 @@ impl DeviceChoice {
     pub fn from_gpu_ids(gpu_ids: &str) -> Result<Self> {
         let first = gpu_ids.split(',').next().unwrap_or("").trim();
         let invalid = || Error::InvalidOption {
-            option: "--gpu_ids",
+            option: "gpu_ids",
             reason: format!("'{gpu_ids}' is not a GPU index list: use -1 (CPU) or e.g. 0"),
         };
         let index: i64 = first.parse().map_err(|_| invalid())?;
@@ -123,22 +123,6 @@ fn check_cuda_libraries(choice: DeviceChoice) -> Result<()> {
         device: choice.to_string(),
         reason: format!("{missing}, or use --device cpu"),
     })
-}
-
-/// Whether `device` (or the device an autodiff device wraps) is Flex, whose buffers live in this
-/// process: the fused CPU kernels (fused Adam, src/model/flex_*.rs) apply there.
-#[cfg(feature = "flex")]
-pub fn is_flex(device: &Device) -> bool {
-    device.clone().inner() == Device::flex()
-}
-
-/// Whether `device` is LibTorch's CPU device, whose buffers live in this process (the fused
-/// Adam, src/train/adam_tch.rs, applies there).
-#[cfg(feature = "tch")]
-pub fn is_libtorch_cpu(device: &Device) -> bool {
-    #[allow(deprecated)]
-    let cpu = Device::libtorch();
-    device.clone().inner() == cpu
 }
 
 /// The CPU device of the backend built in (Flex, else LibTorch's CPU device).

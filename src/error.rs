@@ -1,29 +1,38 @@
-//! The library's errors. Each names the file, folder or option involved and what to do about it.
+//! The library's errors. Each names the file, folder, option or key involved; options are named
+//! as the official code names them (`crop_size`, `netG`). What to type instead is the command
+//! line's to say (the binary adds its flags as hints).
 
+use std::fmt;
 use std::path::PathBuf;
+
+use crate::model::ModelOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "dataset folder {path} does not exist: check --dataroot and --phase (expected <dataroot>/<phase>/ with A|B images)"
-    )]
+    #[error("folder {path} does not exist")]
     MissingDataFolder { path: PathBuf },
 
-    #[error(
-        "dataset folder {path} holds no .png, .jpg, .jpeg, .webp or .bmp images: put the A|B side-by-side images there"
-    )]
+    #[error("folder {path} holds no .png, .jpg, .jpeg, .webp or .bmp images")]
     EmptyDataFolder { path: PathBuf },
 
-    #[error(
-        "cannot read image {path}: {reason} (fix or remove the file; training can skip such files with --skip_bad)"
-    )]
+    #[error("no images in the given files and folders")]
+    NoInputImages,
+
+    #[error("cannot read image {path}: {reason}")]
     BadImage { path: PathBuf, reason: String },
 
-    #[error("{path}: {reason}")]
-    ImageTooSmall { path: PathBuf, reason: String },
+    #[error(
+        "{path}: each half is {width}x{height} after preprocessing, smaller than crop_size {crop_size}"
+    )]
+    ImageTooSmall {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        crop_size: u32,
+    },
 
     #[error(
-        "--device {device} needs the `{feature}` backend, which this binary was built without: rebuild with `cargo build --release --features {feature}` (built in: {compiled})"
+        "device {device} needs the `{feature}` backend, which this build lacks: rebuild with `cargo build --release --features {feature}` (built in: {compiled})"
     )]
     BackendNotCompiled {
         device: String,
@@ -31,21 +40,28 @@ pub enum Error {
         compiled: String,
     },
 
-    #[error("--device {device}: {reason}")]
+    #[error("device {device}: {reason}")]
     DeviceUnavailable { device: String, reason: String },
 
-    #[error("invalid option {option}: {reason}")]
+    /// An option's value that cannot work; `option` is its official name (e.g. `crop_size`).
+    #[error("invalid {option}: {reason}")]
     InvalidOption {
         option: &'static str,
         reason: String,
     },
 
     #[error(
-        "cannot write {path}: {source} (check that the folder is writable, or choose another with {option})"
+        "{path} was made with other options: {}",
+        OptionConflict::list(conflicts)
     )]
+    OptionConflict {
+        path: PathBuf,
+        conflicts: Vec<OptionConflict>,
+    },
+
+    #[error("cannot write {path}: {source}")]
     Unwritable {
         path: PathBuf,
-        option: &'static str,
         source: std::io::Error,
     },
 
@@ -55,30 +71,52 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("no checkpoint {path}: {hint}")]
-    MissingCheckpoint { path: PathBuf, hint: String },
+    #[error("no checkpoint {path}")]
+    MissingCheckpoint { path: PathBuf },
 
     #[error("checkpoint {path} is unreadable or corrupt: {reason}")]
     CorruptCheckpoint { path: PathBuf, reason: String },
 
+    /// A weights file that does not fit the network built for it. `fits`: the options of the
+    /// generator the file holds, when that could be read from it.
     #[error(
-        "checkpoint {path} was written for other options: {differences}. Drop these flags (our checkpoints carry their options) or pass the values shown"
+        "checkpoint {path} does not fit the network: {differences}{}",
+        Fits(fits)
     )]
-    ArchitectureMismatch { path: PathBuf, differences: String },
+    ArchitectureMismatch {
+        path: PathBuf,
+        differences: String,
+        fits: Option<Box<ModelOptions>>,
+    },
 
-    #[error("{path} already exists: pass --force to replace it (nothing was written)")]
+    #[error("{path} already exists (nothing was written)")]
     OutputExists { path: PathBuf },
 
     #[error(
-        "the output {output} and the input {input} overlap: choose an output folder outside the input"
+        "the output {output} and the input {input} overlap: choose an output outside the input"
     )]
     OutputInsideInput { output: PathBuf, input: PathBuf },
+
+    #[error("{first} and {second} would both be written to {path}")]
+    SameOutput {
+        path: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+    },
+
+    #[error("unknown dataset '{name}': use one of {known}")]
+    UnknownDataset { name: String, known: String },
+
+    #[error(
+        "{name} is not redistributed: download gtFine and leftImg8bit from cityscapes-dataset.com, then pair the photos (A) with the colour labels (B)"
+    )]
+    NotRedistributed { name: String },
 
     #[error("cannot download {url}: {reason}")]
     Download { url: String, reason: String },
 
     #[error(
-        "the losses became NaN or infinite at epoch {epoch}, iteration {iteration} ({losses}); training stopped and the last checkpoint was kept. Lower --lr or check the data"
+        "the losses became NaN or infinite at epoch {epoch}, iteration {iteration} ({losses}); training stopped and the last checkpoint was kept"
     )]
     NonFiniteLoss {
         epoch: usize,
@@ -88,11 +126,67 @@ pub enum Error {
 }
 
 impl Error {
-    /// An I/O error on `path`.
+    /// An error reading `path`.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    /// An error writing `path`.
+    pub fn unwritable(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Unwritable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// An option given for a checkpoint that was made with another value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionConflict {
+    /// The official name, e.g. `netG`.
+    pub option: &'static str,
+    pub saved: String,
+    pub given: String,
+}
+
+impl OptionConflict {
+    fn list(conflicts: &[OptionConflict]) -> String {
+        let items: Vec<String> = conflicts.iter().map(|c| c.to_string()).collect();
+        items.join(", ")
+    }
+}
+
+impl fmt::Display for OptionConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (checkpoint: {}, given: {})",
+            self.option, self.saved, self.given
+        )
+    }
+}
+
+/// "; it holds a generator with ..." for [`Error::ArchitectureMismatch`].
+struct Fits<'a>(&'a Option<Box<ModelOptions>>);
+
+impl fmt::Display for Fits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(m) => write!(
+                f,
+                "; the file holds a generator with netG {}, ngf {}, norm {}, input_nc {}, \
+                 output_nc {}{}",
+                m.net_g,
+                m.ngf,
+                m.norm,
+                m.input_nc,
+                m.output_nc,
+                if m.dropout { "" } else { ", no dropout" }
+            ),
+            None => Ok(()),
         }
     }
 }

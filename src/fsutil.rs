@@ -6,13 +6,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`.
-/// `option` names the flag that chose the folder, for the error message.
-pub fn write_atomic(path: &Path, bytes: &[u8], option: &'static str) -> Result<()> {
-    let unwritable = |source| Error::Unwritable {
-        path: path.to_path_buf(),
-        option,
-        source,
-    };
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let unwritable = |source| Error::unwritable(path, source);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(unwritable)?;
     }
@@ -31,11 +26,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], option: &'static str) -> Result<(
     result.map_err(unwritable)
 }
 
-/// Creates `dir` (and parents), with an error naming the option that chose it.
-pub fn create_dir(dir: &Path, option: &'static str) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Unwritable {
-        path: dir.to_path_buf(),
-        option,
-        source,
-    })
+/// Creates `dir` and its parents.
+pub fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::unwritable(dir, source))
 }

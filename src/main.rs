@@ -8,8 +8,8 @@ fn main() -> std::process::ExitCode {
     keep_freed_memory();
     match cli::run(cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
+        Err(message) => {
+            eprintln!("error: {message}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -17,9 +17,9 @@ fn main() -> std::process::ExitCode {
 
 /// Has glibc's malloc keep the memory of freed tensors for the next ones. By default it maps
 /// every buffer over a threshold afresh and returns it on free, so each training step
-/// page-faults through its activations and gradients again (about 6% of a unet_256 step on
-/// Flex); with buffers up to 32 MiB served from the heap, which keeps up to 1 GiB free, the
-/// step was 7% faster at the same peak memory (BENCHMARKS.md).
+/// page-faults through its activations and gradients again; with buffers up to 32 MiB served
+/// from the heap, which keeps up to 1 GiB free, a step is faster at the same peak memory
+/// (BENCHMARKS.md).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory() {
     // SAFETY: mallopt only changes malloc's tuning; it runs before any other thread starts.

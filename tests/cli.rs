@@ -355,6 +355,8 @@ fn the_demo_runs_end_to_end_and_prints_the_results_page() {
     assert!(dir.join(page).is_file(), "{page}");
 }
 
+/// Sends SIGINT with `kill`: Unix only.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
     let root = tempfile::tempdir().unwrap();

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
-use pix2pix::data::{AlignedDataset, BatchLoader, DataOptions, Direction, Preprocess};
+use pix2pix::data::{
+    AlignedDataset, BatchLoader, DataOptions, Direction, LoaderOptions, Preprocess,
+};
 
 /// One A|B file: A red-ish with a horizontal ramp, B blue-ish with a vertical ramp.
 fn write_pair(dir: &Path, name: &str, half_w: u32, h: u32) {
@@ -96,13 +98,13 @@ fn the_loader_is_reproducible_and_resumable() {
     let loader = |seed| {
         BatchLoader::new(
             AlignedDataset::open(&o, 3, 3).unwrap(),
-            3,
-            3,
-            3,
-            true,
-            seed,
-            3,
-            false,
+            LoaderOptions {
+                batch_size: 3,
+                shuffle: true,
+                seed,
+                threads: 3,
+                skip_bad: false,
+            },
         )
     };
     let epoch = |l: &BatchLoader, e, start| -> Vec<(Vec<f32>, Vec<std::path::PathBuf>)> {

@@ -2,11 +2,11 @@
 
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
-use pix2pix::TrainOptions;
+use pix2pix::Precision;
 use pix2pix::model::{
-    DiscriminatorArch, Generator, GeneratorArch, ModelOptions, NormKind, Precision, parameter_count,
+    DiscriminatorArch, Generator, GeneratorArch, ModelOptions, NormKind, parameter_count,
 };
-use pix2pix::train::Pix2Pix;
+use pix2pix::train::{Pix2Pix, TrainOptions};
 
 fn options(net_g: &str) -> ModelOptions {
     ModelOptions {

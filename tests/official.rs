@@ -168,7 +168,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
         "fc.weight".into(),
         burn::tensor::TensorData::new(vec![0.0f32; 6], [2, 3]),
     );
-    pix2pix::interop::write_pth(&dir.join("mlp.pth"), &other, "--output").unwrap();
+    pix2pix::interop::write_pth(&dir.join("mlp.pth"), &other).unwrap();
     one_line(
         pix2pix(
             &[

@@ -2,6 +2,8 @@
 //! scripts/reference/generate.py (torch 2.15.0): forward passes of every network kind in train
 //! and eval mode, one complete training step, architecture detection, and export back to PyTorch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -194,7 +196,7 @@ fn legacy_format_and_missing_num_batches_tracked_load() {
     dict.retain(|key, _| !key.ends_with("num_batches_tracked"));
     let file = tempfile::tempdir().unwrap();
     let path = file.path().join("old_net_G.pth");
-    write_pth(&path, &dict, "--output").unwrap();
+    write_pth(&path, &dict).unwrap();
     let reloaded = read_pth(&path).unwrap();
     assert!(load_generator_state_dict(&model, &reloaded, &device, &path).is_ok());
 }
@@ -232,7 +234,7 @@ fn one_training_step_matches_pytorch() {
         dropout: false,
         ..ModelOptions::default()
     };
-    let mut step = Pix2Pix::new(&model, &pix2pix::TrainOptions::default(), &device);
+    let mut step = Pix2Pix::new(&model, &pix2pix::train::TrainOptions::default(), &device);
     step.generator = load_generator_state_dict(&model, &g_before, &device, Path::new("G")).unwrap();
     let adversary = step.adversary.as_mut().unwrap();
     adversary.discriminator =
@@ -287,7 +289,7 @@ fn exported_state_dicts_have_the_official_keys_shapes_and_values() {
         assert_eq!(keys(&exported), keys(&dict), "{name}: keys and shapes");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("latest_net_G.pth");
-        write_pth(&file, &exported, "--output").unwrap();
+        write_pth(&file, &exported).unwrap();
         let back = read_pth(&file).unwrap();
         for (key, value) in dict
             .iter()
@@ -302,8 +304,10 @@ fn exported_state_dicts_have_the_official_keys_shapes_and_values() {
 /// With PIX2PIX_PYTHON naming a Python that has the pinned torch (CI sets it up), PyTorch loads
 /// the exported file with strict=True into the official network and reproduces the outputs.
 fn check_in_pytorch(file: &Path, model: &ModelOptions, name: &str) {
-    let Ok(python) = std::env::var("PIX2PIX_PYTHON") else {
-        eprintln!("PIX2PIX_PYTHON not set: {name} checked against the stored keys, not in PyTorch");
+    let Some(python) = common::requirement(
+        "PIX2PIX_PYTHON",
+        "a Python with the pinned torch (scripts/reference/requirements.txt)",
+    ) else {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/reference/check_export.py");

@@ -8,11 +8,22 @@ use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::prelude::*;
+use pix2pix::checkpoint::{Checkpoints, LATEST};
 use pix2pix::data::DataOptions;
-use pix2pix::infer::{
-    GeneratorSource, LoadedGenerator, ModelOverrides, TestOptions, load_generator, test,
-};
-use pix2pix::train::{Checkpoints, LATEST, train};
+use pix2pix::infer::{GeneratorSource, LoadedGenerator, TestOptions, load_generator, test};
+use pix2pix::model::ModelOverrides;
+use pix2pix::seed::Stream;
+use pix2pix::train::{RunOptions, TrainEvent, TrainState, TrainSummary};
+
+/// Trains quietly.
+fn train(
+    options: &RunOptions,
+    device: &Device,
+    resume: Option<&str>,
+    stop: &AtomicBool,
+) -> pix2pix::Result<TrainSummary> {
+    pix2pix::train::train(options, device, resume, stop, &mut |_: &TrainEvent| {})
+}
 
 /// Burn's CPU backend has one global random generator: tests that seed it run one at a time.
 static SEEDED: Mutex<()> = Mutex::new(());
@@ -56,11 +67,10 @@ fn training_lowers_the_test_l1_well_below_its_initial_value() {
     let device = pix2pix::device::cpu().unwrap();
 
     // A generator as initialised by train(): same seed, same init scheme.
-    device.seed(pix2pix::seed::derive_seed(0, &[b'i' as u64]));
+    device.seed(Stream::Init.seed(0, &[]));
     let initial = LoadedGenerator {
         generator: options.model.generator(&device),
         model: options.model.clone(),
-        weights: Default::default(),
         run: None,
     };
     let before = test_l1(&initial, root.path(), &options.data, "init");
@@ -156,14 +166,17 @@ fn an_interrupted_run_resumes_exactly_where_it_stopped() {
         (1, 2, 2)
     );
     let checkpoints = Checkpoints::new(resumed.train.run_dir());
-    assert_eq!(checkpoints.load_state(LATEST).unwrap(), stopped.state);
+    assert_eq!(
+        checkpoints.load_state::<TrainState>(LATEST).unwrap(),
+        stopped.state
+    );
 
     let finished = train(&resumed, &device, Some(LATEST), &AtomicBool::new(false)).unwrap();
     assert!(!finished.interrupted);
     assert_eq!((finished.state.epoch, finished.state.total_iters), (3, 12));
 
     let x = Tensor::<4>::random([1, 3, 32, 32], burn::tensor::Distribution::Default, &device);
-    let output = |options: &pix2pix::RunOptions| {
+    let output = |options: &RunOptions| {
         let loaded = load_generator(
             &GeneratorSource::Run {
                 dir: options.train.run_dir(),

@@ -1,18 +1,29 @@
-//! Flag groups shared by the subcommands. Long names are kebab-case; each official flag also
-//! answers to its official spelling (`--netG`, `--lambda_L1`, ...). Options are `Option`s so that
-//! a run's saved options fill in what the command line leaves out.
+//! Flag groups shared by the commands. Long names are kebab-case; each official flag also answers
+//! to its official spelling (`--netG`, `--lambda_L1`, ...). Values are `Option`s applied over a
+//! base (the library's defaults, or a run's saved options), so that a flag the user typed can
+//! always be told from a default; the defaults shown in the help are the library's.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use pix2pix::checkpoint::LATEST;
 use pix2pix::data::{DataOptions, Direction, Preprocess};
-use pix2pix::infer::ModelOverrides;
-use pix2pix::loss::GanMode;
 use pix2pix::model::{
-    DiscriminatorArch, GeneratorArch, InitType, ModelOptions, NormKind, Precision,
+    DiscriminatorArch, GeneratorArch, InitType, ModelOptions, ModelOverrides, NormKind,
 };
-use pix2pix::options::TrainOptions;
-use pix2pix::train::LrPolicy;
+use pix2pix::train::TrainOptions;
+
+/// Sets each named field of `$options` that `$args` holds as `Some`.
+macro_rules! override_fields {
+    ($options:expr, $args:expr, $($field:ident),+ $(,)?) => {
+        $(
+            if let Some(value) = &$args.$field {
+                $options.$field = value.clone();
+            }
+        )+
+    };
+}
+pub(crate) use override_fields;
 
 /// Network architecture and initialisation.
 #[derive(Args, Debug, Clone, Default)]
@@ -59,9 +70,7 @@ impl ModelArgs {
     /// `base` with every given flag applied.
     pub fn resolve(&self, base: &ModelOptions) -> ModelOptions {
         let mut m = self.overrides().apply(base);
-        m.net_d = self.net_d.unwrap_or(m.net_d);
-        m.n_layers_d = self.n_layers_d.unwrap_or(m.n_layers_d);
-        m.ndf = self.ndf.unwrap_or(m.ndf);
+        override_fields!(m, self, net_d, n_layers_d, ndf);
         m.init.init_type = self.init_type.unwrap_or(m.init.init_type);
         m.init.gain = self.init_gain.unwrap_or(m.init.gain);
         if self.unconditional {
@@ -119,23 +128,24 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// `base` with every given flag applied.
     pub fn resolve(&self, base: &DataOptions) -> DataOptions {
         let mut d = base.clone();
-        if let Some(v) = &self.dataroot {
-            d.dataroot = v.clone();
-        }
-        if let Some(v) = &self.phase {
-            d.phase = v.clone();
-        }
-        d.direction = self.direction.unwrap_or(d.direction);
-        d.preprocess = self.preprocess.unwrap_or(d.preprocess);
-        d.load_size = self.load_size.unwrap_or(d.load_size);
-        d.crop_size = self.crop_size.unwrap_or(d.crop_size);
+        override_fields!(
+            d,
+            self,
+            dataroot,
+            phase,
+            direction,
+            preprocess,
+            load_size,
+            crop_size,
+            num_threads
+        );
         if self.no_flip {
             d.flip = false;
         }
         d.max_dataset_size = self.max_dataset_size.or(d.max_dataset_size);
-        d.num_threads = self.num_threads.unwrap_or(d.num_threads);
         d.skip_bad |= self.skip_bad;
         d
     }
@@ -144,19 +154,36 @@ impl DataArgs {
 /// Which run and checkpoint.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Name of the experiment: checkpoints go to <checkpoints_dir>/<name>
-    #[arg(long, default_value = "experiment_name")]
-    pub name: String,
-    /// Where runs keep their checkpoints
-    #[arg(
-        long = "checkpoints-dir",
-        visible_alias = "checkpoints_dir",
-        default_value = "checkpoints"
-    )]
-    pub checkpoints_dir: PathBuf,
-    /// Which checkpoint to load: latest or an epoch number
-    #[arg(long, default_value = "latest")]
-    pub epoch: String,
+    /// Name of the experiment: checkpoints go to <checkpoints_dir>/<name> [default: experiment_name]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where runs keep their checkpoints [default: checkpoints]
+    #[arg(long = "checkpoints-dir", visible_alias = "checkpoints_dir")]
+    pub checkpoints_dir: Option<PathBuf>,
+    /// Which checkpoint to load: latest (default) or an epoch number
+    #[arg(long)]
+    pub epoch: Option<String>,
+}
+
+impl RunArgs {
+    /// The run's name and its checkpoints folder, given or the library's defaults.
+    pub fn locate(&self) -> (String, PathBuf) {
+        let base = TrainOptions::default();
+        let name = self.name.clone().unwrap_or(base.name);
+        let dir = self.checkpoints_dir.clone().unwrap_or(base.checkpoints_dir);
+        (name, dir)
+    }
+
+    /// `<checkpoints_dir>/<name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        let (name, dir) = self.locate();
+        dir.join(name)
+    }
+
+    /// The checkpoint label.
+    pub fn epoch(&self) -> String {
+        self.epoch.clone().unwrap_or_else(|| LATEST.into())
+    }
 }
 
 /// Which generator to run and how (test and translate).
@@ -164,7 +191,7 @@ pub struct RunArgs {
 pub struct GeneratorArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// A generator file instead of --name/--epoch: ours (*_net_G.bpk) or official (*.pth)
+    /// A generator file instead of --name/--epoch: official (.pth), ours (.bpk) or an export (.safetensors)
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
@@ -172,132 +199,29 @@ pub struct GeneratorArgs {
     /// Running statistics and no dropout, instead of the paper's train-mode G
     #[arg(long)]
     pub eval: bool,
-    /// Seed of test-time dropout
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of test-time dropout [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
-/// The schedule and objective of training.
-#[derive(Args, Debug, Clone)]
-pub struct ScheduleArgs {
-    /// Epochs at the initial learning rate
-    #[arg(long = "n-epochs", visible_alias = "n_epochs", default_value_t = 100)]
-    pub n_epochs: usize,
-    /// Epochs of linear decay to zero
-    #[arg(
-        long = "n-epochs-decay",
-        visible_alias = "n_epochs_decay",
-        default_value_t = 100
-    )]
-    pub n_epochs_decay: usize,
-    /// Number of the first epoch (when starting from a copied checkpoint)
-    #[arg(
-        long = "epoch-count",
-        visible_alias = "epoch_count",
-        default_value_t = 1
-    )]
-    pub epoch_count: usize,
-    /// Initial learning rate of Adam
-    #[arg(long, default_value_t = 2e-4)]
-    pub lr: f64,
-    /// Adam's beta1
-    #[arg(long, default_value_t = 0.5)]
-    pub beta1: f64,
-    /// linear, step, plateau or cosine
-    #[arg(
-        long = "lr-policy",
-        visible_alias = "lr_policy",
-        default_value = "linear"
-    )]
-    pub lr_policy: LrPolicy,
-    /// Epochs between x0.1 decays with --lr_policy step
-    #[arg(
-        long = "lr-decay-iters",
-        visible_alias = "lr_decay_iters",
-        default_value_t = 50
-    )]
-    pub lr_decay_iters: usize,
-    /// vanilla (BCE, default), lsgan, wgangp
-    #[arg(
-        long = "gan-mode",
-        visible_alias = "gan_mode",
-        default_value = "vanilla"
-    )]
-    pub gan_mode: GanMode,
-    /// Weight of the L1 term (0: the paper's "cGAN only")
-    #[arg(
-        long = "lambda-l1",
-        visible_alias = "lambda_L1",
-        default_value_t = 100.0
-    )]
-    pub lambda_l1: f64,
-    /// Train G with L1 alone, no discriminator (the paper's "L1 only")
-    #[arg(long = "no-gan", visible_alias = "no_gan")]
-    pub no_gan: bool,
-    /// Images per step
-    #[arg(long = "batch-size", visible_alias = "batch_size", default_value_t = 1)]
-    pub batch_size: usize,
-    /// Seed of initialisation, shuffling, augmentation and dropout
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Save a numbered checkpoint every this many epochs
-    #[arg(
-        long = "save-epoch-freq",
-        visible_alias = "save_epoch_freq",
-        default_value_t = 5
-    )]
-    pub save_epoch_freq: usize,
-    /// Also save latest every this many images (0: only at epoch ends)
-    #[arg(
-        long = "save-latest-freq",
-        visible_alias = "save_latest_freq",
-        default_value_t = 5000
-    )]
-    pub save_latest_freq: usize,
-    /// Refresh the training page (web/index.html) every this many images
-    #[arg(
-        long = "display-freq",
-        visible_alias = "display_freq",
-        default_value_t = 400
-    )]
-    pub display_freq: usize,
-    /// Log losses to loss_log.jsonl every this many images
-    #[arg(
-        long = "print-freq",
-        visible_alias = "print_freq",
-        default_value_t = 100
-    )]
-    pub print_freq: usize,
-    /// Resume from the checkpoint chosen by --epoch (default latest)
-    #[arg(long = "continue-train", visible_alias = "continue_train")]
-    pub continue_train: bool,
-    /// Convolutions in f32 (default), bf16 or f16; weights, norms and losses stay f32
-    #[arg(long, default_value = "f32")]
-    pub precision: Precision,
-}
+impl GeneratorArgs {
+    /// Loads the generator these flags name.
+    pub fn load(
+        &self,
+        device: &burn::prelude::Device,
+    ) -> pix2pix::Result<pix2pix::infer::LoadedGenerator> {
+        use pix2pix::infer::{GeneratorSource, load_generator};
+        let source = match &self.checkpoint {
+            Some(path) => GeneratorSource::File(path.clone()),
+            None => GeneratorSource::Run {
+                dir: self.run.run_dir(),
+                epoch: self.run.epoch(),
+            },
+        };
+        load_generator(&source, &self.model.overrides(), self.eval, device)
+    }
 
-impl ScheduleArgs {
-    pub fn options(&self, run: &RunArgs) -> TrainOptions {
-        TrainOptions {
-            name: run.name.clone(),
-            checkpoints_dir: run.checkpoints_dir.clone(),
-            n_epochs: self.n_epochs,
-            n_epochs_decay: self.n_epochs_decay,
-            epoch_count: self.epoch_count,
-            lr: self.lr,
-            beta1: self.beta1,
-            lr_policy: self.lr_policy,
-            lr_decay_iters: self.lr_decay_iters,
-            gan_mode: self.gan_mode,
-            lambda_l1: self.lambda_l1,
-            use_gan: !self.no_gan,
-            batch_size: self.batch_size,
-            seed: self.seed,
-            save_epoch_freq: self.save_epoch_freq,
-            save_latest_freq: self.save_latest_freq,
-            display_freq: self.display_freq,
-            print_freq: self.print_freq,
-            precision: self.precision,
-        }
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or_default()
     }
 }

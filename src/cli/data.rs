@@ -3,125 +3,163 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use pix2pix::data::Preprocess;
 use pix2pix::data::tools::check::{CheckOptions, check};
 use pix2pix::data::tools::colorization::{ColorizationOptions, colorization};
 use pix2pix::data::tools::combine::{CombineOptions, combine};
-use pix2pix::data::tools::download::{DownloadOptions, OFFICIAL_BASE_URL, download};
+use pix2pix::data::tools::download::{DownloadOptions, download};
 use pix2pix::data::tools::edges::{EdgesOptions, edges};
 use pix2pix::data::tools::split::{SplitOptions, split};
 use pix2pix::model::GeneratorArch;
 
+use super::args::override_fields;
+use super::progress::Bars;
+
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
     /// Pair A and B images by file name into A|B files (per train/val/test subfolder if any)
-    Combine {
-        #[arg(long)]
-        a: PathBuf,
-        #[arg(long)]
-        b: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Resize both sides to N x N (pairs of different sizes are skipped without it)
-        #[arg(long, value_name = "N")]
-        resize: Option<u32>,
-        /// Replace an existing output folder
-        #[arg(long)]
-        force: bool,
-    },
+    Combine(CombineArgs),
     /// Edge maps of photos (Canny, thinning, small components removed) as edges|photo pairs
-    Edges {
-        #[arg(long)]
-        photos: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Side of the square outputs
-        #[arg(long, default_value_t = 256)]
-        size: u32,
-        /// Canny's low hysteresis threshold (gradient magnitude)
-        #[arg(long, default_value_t = 30.0)]
-        low: f32,
-        /// Canny's high hysteresis threshold (gradient magnitude)
-        #[arg(long, default_value_t = 90.0)]
-        high: f32,
-        /// Remove edge components smaller than this many pixels
-        #[arg(long = "min-component", default_value_t = 5)]
-        min_component: usize,
-        #[arg(long)]
-        force: bool,
-    },
+    Edges(EdgesArgs),
     /// gray|colour pairs of photos (then train with --input_nc 1 --output_nc 3)
-    Colorization {
-        #[arg(long)]
-        photos: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Side of the square outputs (default: keep each photo's size)
-        #[arg(long)]
-        size: Option<u32>,
-        #[arg(long)]
-        force: bool,
-    },
+    Colorization(ColorizationArgs),
     /// Copy one folder of A|B images into train/val/test folders, reproducibly
-    Split {
-        #[arg(long = "in")]
-        input: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Fraction of the images for val
-        #[arg(long, default_value_t = 0.1)]
-        val: f64,
-        /// Fraction of the images for test
-        #[arg(long, default_value_t = 0.1)]
-        test: f64,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        force: bool,
-    },
+    Split(SplitArgs),
     /// Report on a dataset folder; exits non-zero when training on it would fail
-    Check {
-        dir: PathBuf,
-        #[arg(long = "net-g", visible_alias = "netG", default_value = "unet_256")]
-        net_g: GeneratorArch,
-        #[arg(long, default_value = "resize_and_crop")]
-        preprocess: Preprocess,
-        #[arg(long = "load-size", visible_alias = "load_size", default_value_t = 286)]
-        load_size: usize,
-        #[arg(long = "crop-size", visible_alias = "crop_size", default_value_t = 256)]
-        crop_size: usize,
-    },
+    Check(CheckArgs),
     /// Download a standard dataset: facades, maps, edges2shoes, edges2handbags, night2day
-    Download {
-        name: String,
-        /// Folder that receives <name>/
-        #[arg(long, default_value = "datasets")]
-        to: PathBuf,
-        /// Server folder holding <name>.tar.gz
-        #[arg(long = "base-url", default_value = OFFICIAL_BASE_URL)]
-        base_url: String,
-        #[arg(long)]
-        force: bool,
-    },
+    Download(DownloadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CombineArgs {
+    #[arg(long)]
+    a: PathBuf,
+    #[arg(long)]
+    b: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Resize both sides to N x N (pairs of different sizes are skipped without it)
+    #[arg(long, value_name = "N")]
+    resize: Option<u32>,
+    /// Replace an existing output folder
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EdgesArgs {
+    #[arg(long)]
+    photos: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Side of the square outputs [default: 256]
+    #[arg(long)]
+    size: Option<u32>,
+    /// Canny's low hysteresis threshold (gradient magnitude) [default: 30]
+    #[arg(long)]
+    low: Option<f32>,
+    /// Canny's high hysteresis threshold (gradient magnitude) [default: 90]
+    #[arg(long)]
+    high: Option<f32>,
+    /// Remove edge components smaller than this many pixels [default: 5]
+    #[arg(long = "min-component")]
+    min_component: Option<usize>,
+    /// Replace an existing output folder
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ColorizationArgs {
+    #[arg(long)]
+    photos: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Side of the square outputs (default: keep each photo's size)
+    #[arg(long)]
+    size: Option<u32>,
+    /// Replace an existing output folder
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SplitArgs {
+    #[arg(long = "in")]
+    input: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Fraction of the images for val [default: 0.1]
+    #[arg(long)]
+    val: Option<f64>,
+    /// Fraction of the images for test [default: 0.1]
+    #[arg(long)]
+    test: Option<f64>,
+    /// Seed of the shuffle [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replace an existing output folder
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    dir: PathBuf,
+    /// The generator to train [default: unet_256]
+    #[arg(long = "net-g", visible_alias = "netG", value_name = "ARCH")]
+    net_g: Option<GeneratorArch>,
+    /// The preprocessing to train with [default: resize_and_crop]
+    #[arg(long)]
+    preprocess: Option<Preprocess>,
+    /// Resize images to this size [default: 286]
+    #[arg(long = "load-size", visible_alias = "load_size")]
+    load_size: Option<usize>,
+    /// Then crop to this size [default: 256]
+    #[arg(long = "crop-size", visible_alias = "crop_size")]
+    crop_size: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct DownloadArgs {
+    name: String,
+    /// Folder that receives <name>/ [default: datasets]
+    #[arg(long)]
+    to: Option<PathBuf>,
+    /// Server folder holding <name>.tar.gz [default: the official server]
+    #[arg(long = "base-url")]
+    base_url: Option<String>,
+    /// Replace an existing dataset folder
+    #[arg(long)]
+    force: bool,
+}
+
+impl DataCommand {
+    /// The command's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataCommand::Combine(_) => "data combine",
+            DataCommand::Edges(_) => "data edges",
+            DataCommand::Colorization(_) => "data colorization",
+            DataCommand::Split(_) => "data split",
+            DataCommand::Check(_) => "data check",
+            DataCommand::Download(_) => "data download",
+        }
+    }
 }
 
 pub fn run(command: DataCommand) -> Result<()> {
+    let bars = Bars::default();
     match command {
-        DataCommand::Combine {
-            a,
-            b,
-            out,
-            resize,
-            force,
-        } => {
-            let report = combine(&CombineOptions {
-                a,
-                b,
-                out,
-                resize,
-                force,
-            })?;
+        DataCommand::Combine(args) => {
+            let options = CombineOptions {
+                resize: args.resize,
+                force: args.force,
+                ..CombineOptions::new(args.a, args.b, args.out)
+            };
+            let report = combine(&options, &bars)?;
             for (name, side) in report.unpaired.iter().take(20) {
                 eprintln!("unpaired: {name} (only in {side})");
             }
@@ -131,123 +169,48 @@ pub fn run(command: DataCommand) -> Result<()> {
                     m.name, m.a.0, m.a.1, m.b.0, m.b.1
                 );
             }
+            println!("{report}");
+        }
+        DataCommand::Edges(args) => {
+            let mut options = EdgesOptions::new(&args.photos, &args.out);
+            override_fields!(options, args, size, low, high, min_component);
+            options.force = args.force;
+            println!("{}", edges(&options, &bars)?);
+        }
+        DataCommand::Colorization(args) => {
+            let options = ColorizationOptions {
+                size: args.size,
+                force: args.force,
+                ..ColorizationOptions::new(args.photos, args.out)
+            };
             println!(
-                "wrote {} pairs to {} ({} unpaired names, {} size mismatches)",
-                report.written,
-                report.out.display(),
-                report.unpaired.len(),
-                report.size_mismatches.len()
+                "{}; train with --input_nc 1 --output_nc 3",
+                colorization(&options, &bars)?
             );
         }
-        DataCommand::Edges {
-            photos,
-            out,
-            size,
-            low,
-            high,
-            min_component,
-            force,
-        } => {
-            let (count, out) = edges(&EdgesOptions {
-                photos,
-                out,
-                size,
-                low,
-                high,
-                min_component,
-                force,
-            })?;
-            println!("wrote {count} edges|photo pairs to {}", out.display());
+        DataCommand::Split(args) => {
+            let mut options = SplitOptions::new(&args.input, &args.out);
+            override_fields!(options, args, val, test, seed);
+            options.force = args.force;
+            println!("{}", split(&options, &bars)?);
         }
-        DataCommand::Colorization {
-            photos,
-            out,
-            size,
-            force,
-        } => {
-            let (count, out) = colorization(&ColorizationOptions {
-                photos,
-                out,
-                size,
-                force,
-            })?;
-            println!(
-                "wrote {count} gray|colour pairs to {}; train with --input_nc 1 --output_nc 3",
-                out.display()
-            );
-        }
-        DataCommand::Split {
-            input,
-            out,
-            val,
-            test,
-            seed,
-            force,
-        } => {
-            let ([train, val, test], out) = split(&SplitOptions {
-                input,
-                out,
-                val,
-                test,
-                seed,
-                force,
-            })?;
-            println!("{}: train {train}, val {val}, test {test}", out.display());
-        }
-        DataCommand::Check {
-            dir,
-            net_g,
-            preprocess,
-            load_size,
-            crop_size,
-        } => {
-            let report = check(&CheckOptions {
-                dir,
-                net_g,
-                preprocess,
-                load_size,
-                crop_size,
-            })?;
-            for phase in &report.phases {
-                let sizes: Vec<String> = phase
-                    .sizes
-                    .iter()
-                    .map(|((w, h), n)| format!("{w}x{h} ({n})"))
-                    .collect();
-                println!(
-                    "{}: {} images, sizes {}",
-                    phase.name,
-                    phase.count,
-                    sizes.join(", ")
-                );
-            }
-            for warning in &report.warnings {
-                println!("warning: {warning}");
-            }
-            for problem in &report.problems {
-                println!("problem: {problem}");
-            }
+        DataCommand::Check(args) => {
+            let mut options = CheckOptions::new(&args.dir);
+            override_fields!(options, args, net_g, preprocess, load_size, crop_size);
+            let report = check(&options, &bars)?;
+            println!("{report}");
             if !report.problems.is_empty() {
                 bail!(
                     "{} problems would make training fail",
                     report.problems.len()
                 );
             }
-            println!("ok: ready for training");
         }
-        DataCommand::Download {
-            name,
-            to,
-            base_url,
-            force,
-        } => {
-            let folder = download(&DownloadOptions {
-                name,
-                to,
-                base_url,
-                force,
-            })?;
-            println!("dataset in {}", folder.display());
+        DataCommand::Download(args) => {
+            let mut options = DownloadOptions::new(&args.name);
+            override_fields!(options, args, to, base_url);
+            options.force = args.force;
+            println!("dataset in {}", download(&options, &bars)?.display());
         }
     }
     Ok(())

@@ -67,6 +67,16 @@ impl AlignedDataset {
         self.files.is_empty()
     }
 
+    /// Channels of the input side.
+    pub fn input_nc(&self) -> usize {
+        self.input_nc
+    }
+
+    /// Channels of the target side.
+    pub fn output_nc(&self) -> usize {
+        self.output_nc
+    }
+
     pub fn path(&self, index: usize) -> &Path {
         &self.files[index]
     }
@@ -94,12 +104,9 @@ impl AlignedDataset {
         if self.transform.crops() && (input.width() < crop || input.height() < crop) {
             return Err(Error::ImageTooSmall {
                 path: path.clone(),
-                reason: format!(
-                    "each half is {}x{} after preprocessing, smaller than --crop_size {crop}: \
-                     lower --crop_size or raise --load_size",
-                    input.width(),
-                    input.height()
-                ),
+                width: input.width(),
+                height: input.height(),
+                crop_size: crop,
             });
         }
         if target.dimensions() != input.dimensions() {

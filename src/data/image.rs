@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{ImageReader, Rgb, RgbImage};
+use burn::prelude::*;
+use image::{DynamicImage, ImageReader, Rgb, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -30,18 +31,23 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes a whole file as 8-bit RGB; a truncated or foreign file is an error naming it.
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+/// Decodes a whole file; a truncated or foreign file is an error naming it.
+pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let bad = |reason: String| Error::BadImage {
         path: path.to_path_buf(),
         reason,
     };
-    let reader = ImageReader::open(path)
+    ImageReader::open(path)
         .map_err(|e| bad(e.to_string()))?
         .with_guessed_format()
-        .map_err(|e| bad(e.to_string()))?;
-    let image = reader.decode().map_err(|e| bad(e.to_string()))?;
-    Ok(image.to_rgb8())
+        .map_err(|e| bad(e.to_string()))?
+        .decode()
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Decodes a whole file as 8-bit RGB.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    load_image(path).map(DynamicImage::into_rgb8)
 }
 
 /// Splits an A|B file at int(width / 2), as the official aligned dataset does.
@@ -97,7 +103,7 @@ pub fn from_chw(data: &[f32], channels: usize, height: usize, width: usize) -> R
 }
 
 /// Writes a PNG atomically (temporary file, then rename).
-pub fn save_png(image: &RgbImage, path: &Path, option: &'static str) -> Result<()> {
+pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     image
         .write_to(
@@ -105,5 +111,13 @@ pub fn save_png(image: &RgbImage, path: &Path, option: &'static str) -> Result<(
             image::ImageFormat::Png,
         )
         .expect("encoding a PNG into memory cannot fail");
-    write_atomic(path, &bytes, option)
+    write_atomic(path, &bytes)
+}
+
+/// The first image of a batch of network outputs [N, C, H, W] in [-1, 1], as 8-bit RGB.
+pub fn first_image(tensor: Tensor<4>) -> RgbImage {
+    let [_, channels, height, width] = tensor.dims();
+    let first = tensor.slice(s![0..1]).into_data();
+    let values = first.try_to_vec::<f32>().expect("network outputs are f32");
+    from_chw(&values, channels, height, width)
 }

@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 use super::aligned::{AlignedDataset, Sample};
 use super::image::from_chw;
 use crate::error::Result;
-use crate::seed::derive_seed;
+use crate::seed::Stream;
 
 /// A batch as host data; [`Batch::tensors`] moves it to a device.
 #[derive(Clone, Debug)]
@@ -77,47 +77,44 @@ impl Batch {
     }
 }
 
+/// How a [`BatchLoader`] goes through its dataset.
+#[derive(Clone, Copy, Debug)]
+pub struct LoaderOptions {
+    /// Samples per batch (at least 1).
+    pub batch_size: usize,
+    /// A seeded shuffle every epoch (training); file order otherwise.
+    pub shuffle: bool,
+    /// The run's seed: the order and each sample's crop and flip derive from it.
+    pub seed: u64,
+    /// Worker threads decoding and augmenting ahead of the consumer (at least 1).
+    pub threads: usize,
+    /// Skip unreadable images, reported in [`EpochReport`], instead of failing.
+    pub skip_bad: bool,
+}
+
 /// Produces the batches of one pass over a dataset.
 #[derive(Clone, Debug)]
 pub struct BatchLoader {
     dataset: Arc<AlignedDataset>,
-    input_nc: usize,
-    output_nc: usize,
-    batch_size: usize,
-    shuffle: bool,
-    seed: u64,
-    threads: usize,
-    skip_bad: bool,
+    options: LoaderOptions,
 }
 
 /// What an epoch reported besides its batches.
 #[derive(Debug, Default)]
 pub struct EpochReport {
-    /// Files skipped as unreadable (with --skip_bad).
+    /// Files skipped as unreadable (with skip_bad).
     pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl BatchLoader {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        dataset: AlignedDataset,
-        input_nc: usize,
-        output_nc: usize,
-        batch_size: usize,
-        shuffle: bool,
-        seed: u64,
-        threads: usize,
-        skip_bad: bool,
-    ) -> Self {
+    pub fn new(dataset: AlignedDataset, options: LoaderOptions) -> Self {
         Self {
             dataset: Arc::new(dataset),
-            input_nc,
-            output_nc,
-            batch_size: batch_size.max(1),
-            shuffle,
-            seed,
-            threads: threads.max(1),
-            skip_bad,
+            options: LoaderOptions {
+                batch_size: options.batch_size.max(1),
+                threads: options.threads.max(1),
+                ..options
+            },
         }
     }
 
@@ -128,11 +125,9 @@ impl BatchLoader {
     /// The dataset order of `epoch`: a seeded shuffle, or file order.
     fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
-        if self.shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(derive_seed(
-                self.seed,
-                &[b'o' as u64, epoch as u64],
-            )));
+        if self.options.shuffle {
+            let seed = Stream::Order.seed(self.options.seed, &[epoch as u64]);
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
         }
         order
     }
@@ -142,23 +137,22 @@ impl BatchLoader {
         let order = Arc::new(self.order(epoch));
         let start = start.min(order.len());
         let next = Arc::new(AtomicUsize::new(start));
-        let (sender, receiver) = bounded(2 * self.threads + self.batch_size);
-        for _ in 0..self.threads {
+        let (sender, receiver) = bounded(2 * self.options.threads + self.options.batch_size);
+        for _ in 0..self.options.threads {
             let (dataset, order, next, sender) = (
                 self.dataset.clone(),
                 order.clone(),
                 next.clone(),
                 sender.clone(),
             );
-            let seed = self.seed;
+            let seed = self.options.seed;
             std::thread::spawn(move || {
                 loop {
                     let position = next.fetch_add(1, Ordering::Relaxed);
                     if position >= order.len() {
                         break;
                     }
-                    let sample_seed =
-                        derive_seed(seed, &[b's' as u64, epoch as u64, position as u64]);
+                    let sample_seed = Stream::Sample.seed(seed, &[epoch as u64, position as u64]);
                     let sample = dataset.get(order[position], sample_seed);
                     if sender.send((position, sample)).is_err() {
                         break;
@@ -171,10 +165,10 @@ impl BatchLoader {
             pending: BTreeMap::new(),
             position: start,
             end: order.len(),
-            batch_size: self.batch_size,
-            input_nc: self.input_nc,
-            output_nc: self.output_nc,
-            skip_bad: self.skip_bad,
+            batch_size: self.options.batch_size,
+            input_nc: self.dataset.input_nc(),
+            output_nc: self.dataset.output_nc(),
+            skip_bad: self.options.skip_bad,
             report: EpochReport::default(),
         }
     }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use aligned::AlignedDataset;
-pub use loader::{Batch, BatchLoader};
+pub use loader::{Batch, BatchLoader, LoaderOptions};
 pub use transform::Preprocess;
 
 /// `--direction`: which half of each file is the input.

@@ -146,7 +146,7 @@ pub fn write_split(dir: &Path, count: usize, size: u32, seed: u64) -> Result<()>
         let mut pair = RgbImage::new(2 * size, size);
         image::imageops::replace(&mut pair, &a, 0, 0);
         image::imageops::replace(&mut pair, &b, size as i64, 0);
-        save_png(&pair, &dir.join(format!("{index:04}.png")), "--dataroot")?;
+        save_png(&pair, &dir.join(format!("{index:04}.png")))?;
     }
     Ok(())
 }

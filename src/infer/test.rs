@@ -8,14 +8,13 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use super::LoadedGenerator;
-use crate::data::image::save_png;
-use crate::data::{AlignedDataset, BatchLoader, DataOptions};
+use crate::data::image::{first_image, save_png};
+use crate::data::{AlignedDataset, BatchLoader, DataOptions, LoaderOptions};
 use crate::error::Result;
 use crate::fsutil::{create_dir, write_atomic};
 use crate::metrics::ImageMetrics;
-use crate::report::{Section, write_page};
-use crate::seed::derive_seed;
-use crate::train::first_image;
+use crate::report::{Page, Section, write_page};
+use crate::seed::Stream;
 
 #[derive(Clone, Debug)]
 pub struct TestOptions {
@@ -31,6 +30,24 @@ pub struct TestOptions {
     pub eval: bool,
     /// Seeds test-time dropout.
     pub seed: u64,
+}
+
+impl Default for TestOptions {
+    /// The official test settings: 50 images of the `test` phase into `results/`.
+    fn default() -> Self {
+        Self {
+            name: "experiment_name".into(),
+            epoch: crate::checkpoint::LATEST.into(),
+            results_dir: PathBuf::from("results"),
+            data: DataOptions {
+                phase: "test".into(),
+                ..DataOptions::default()
+            },
+            num_test: 50,
+            eval: false,
+            seed: 0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,27 +85,27 @@ pub fn test(
     let dataset = AlignedDataset::open(&data, model.input_nc, model.output_nc)?;
     let loader = BatchLoader::new(
         dataset,
-        model.input_nc,
-        model.output_nc,
-        1,
-        false,
-        options.seed,
-        data.num_threads,
-        data.skip_bad,
+        LoaderOptions {
+            batch_size: 1,
+            shuffle: false,
+            seed: options.seed,
+            threads: data.num_threads,
+            skip_bad: data.skip_bad,
+        },
     );
     let out_dir = options
         .results_dir
         .join(&options.name)
         .join(format!("{}_{}", data.phase, options.epoch));
     let images_dir = out_dir.join("images");
-    create_dir(&images_dir, "--results_dir")?;
+    create_dir(&images_dir)?;
 
     let mut sections = Vec::new();
     let mut results = Vec::new();
     for (index, batch) in loader.epoch(0, 0).enumerate() {
         let batch = batch?;
         let (real_a, _) = batch.tensors(device);
-        device.seed(derive_seed(options.seed, &[b't' as u64, index as u64]));
+        device.seed(Stream::Test.seed(options.seed, &[index as u64]));
         let fake_b = first_image(loaded.generator.forward(real_a));
         let (real_a, real_b) = (batch.input_image(0), batch.target_image(0));
         let stem = batch.paths[0]
@@ -104,7 +121,7 @@ pub fn test(
             (&real_b, "real_B"),
         ] {
             let file = format!("{stem}_{label}.png");
-            save_png(image, &images_dir.join(&file), "--results_dir")?;
+            save_png(image, &images_dir.join(&file))?;
             images.push((format!("images/{file}"), label.to_string()));
         }
         sections.push(Section {
@@ -123,17 +140,17 @@ pub fn test(
     let all: Vec<ImageMetrics> = results.iter().map(|r| r.metrics).collect();
     let mean = ImageMetrics::mean(&all);
     let page = out_dir.join("index.html");
-    write_page(
-        &page,
-        &format!(
-            "Experiment = {}, Phase = {}, Epoch = {} (mean L1 {:.4}, PSNR {:.2} dB, SSIM {:.4})",
-            options.name, data.phase, options.epoch, mean.l1, mean.psnr, mean.ssim
-        ),
-        &sections,
-        256,
-        None,
-        "--results_dir",
-    )?;
+    let title = format!(
+        "Experiment = {}, Phase = {}, Epoch = {} (mean L1 {:.4}, PSNR {:.2} dB, SSIM {:.4})",
+        options.name, data.phase, options.epoch, mean.l1, mean.psnr, mean.ssim
+    );
+    let contents = Page {
+        title,
+        sections: &sections,
+        image_width: 256,
+        refresh: None,
+    };
+    write_page(&page, &contents)?;
     let summary = TestSummary {
         page,
         count: results.len(),
@@ -143,6 +160,17 @@ pub fn test(
         epoch: options.epoch.clone(),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("metrics serialise to JSON");
-    write_atomic(&out_dir.join("metrics.json"), &json, "--results_dir")?;
+    write_atomic(&out_dir.join("metrics.json"), &json)?;
     Ok(summary)
+}
+
+impl std::fmt::Display for TestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "tested {} images: mean L1 {:.4}, PSNR {:.2} dB, SSIM {:.4}",
+            self.count, self.mean.l1, self.mean.psnr, self.mean.ssim
+        )?;
+        write!(f, "results page: {}", self.page.display())
+    }
 }

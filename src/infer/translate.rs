@@ -6,19 +6,25 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
-use image::RgbImage;
+use image::{DynamicImage, RgbImage};
 
 use super::LoadedGenerator;
-use crate::data::image::{is_image_file, list_images, load_rgb, save_png, to_chw};
+use crate::data::image::{first_image, is_image_file, list_images, load_image, save_png, to_chw};
 use crate::error::{Error, Result};
-use crate::train::first_image;
+use crate::progress::{Progress, Unit};
 
-/// Translates one image.
-pub fn translate_image(loaded: &LoadedGenerator, image: &RgbImage, device: &Device) -> RgbImage {
+/// Translates one image of any size (padded by reflection to the generator's size multiple,
+/// then cropped back); the result has the image's size.
+pub fn translate_image(
+    loaded: &LoadedGenerator,
+    image: &DynamicImage,
+    device: &Device,
+) -> RgbImage {
+    let image = image.to_rgb8();
     let (width, height) = (image.width() as usize, image.height() as usize);
     let channels = loaded.model.input_nc;
     let input = Tensor::<4>::from_data(
-        TensorData::new(to_chw(image, channels), [1, channels, height, width]),
+        TensorData::new(to_chw(&image, channels), [1, channels, height, width]),
         device,
     );
     let multiple = loaded.model.net_g.size_multiple();
@@ -74,21 +80,19 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     if files.is_empty() {
-        return Err(Error::InvalidOption {
-            option: "INPUT",
-            reason: "no images found in the given files and folders".into(),
-        });
+        return Err(Error::NoInputImages);
     }
     Ok(files)
 }
 
-/// Translates every input into `<output>/<stem>.png`, returning the written paths.
+/// Translates every input (image files, or folders of them) into `<output>/<stem>.png`,
+/// returning the written paths.
 pub fn translate_files(
     loaded: &LoadedGenerator,
     inputs: &[PathBuf],
     output: &Path,
     device: &Device,
-    mut on_done: impl FnMut(&Path),
+    progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>> {
     let files = collect_inputs(inputs)?;
     let mut targets: HashMap<PathBuf, &Path> = HashMap::new();
@@ -96,35 +100,31 @@ pub fn translate_files(
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         let target = output.join(format!("{stem}.png"));
         if let Some(other) = targets.insert(target.clone(), file) {
-            return Err(Error::InvalidOption {
-                option: "--output",
-                reason: format!(
-                    "{} and {} would both be written to {}: translate them into separate folders",
-                    other.display(),
-                    file.display(),
-                    target.display()
-                ),
+            return Err(Error::SameOutput {
+                path: target,
+                first: other.to_path_buf(),
+                second: file.clone(),
             });
         }
         if target.canonicalize().ok() == file.canonicalize().ok() {
-            return Err(Error::InvalidOption {
-                option: "--output",
-                reason: format!(
-                    "writing {} would overwrite the input: choose another --output folder",
-                    target.display()
-                ),
+            return Err(Error::OutputInsideInput {
+                output: target,
+                input: file.clone(),
             });
         }
     }
-    let mut written = Vec::with_capacity(files.len());
-    for file in &files {
-        let image = load_rgb(file)?;
-        let translated = translate_image(loaded, &image, device);
-        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-        let target = output.join(format!("{stem}.png"));
-        save_png(&translated, &target, "--output")?;
-        on_done(&target);
-        written.push(target);
-    }
-    Ok(written)
+    progress.start("translate", Unit::Items, files.len() as u64, 0);
+    let written = files
+        .iter()
+        .map(|file| {
+            let translated = translate_image(loaded, &load_image(file)?, device);
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+            let target = output.join(format!("{stem}.png"));
+            save_png(&translated, &target)?;
+            progress.advance(1);
+            Ok(target)
+        })
+        .collect();
+    progress.finish();
+    written
 }

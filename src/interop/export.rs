@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
+use crate::checkpoint::{Checkpoints, SavedRun};
 use crate::error::{Error, Result};
-use crate::options::RunOptions;
-use crate::train::Checkpoints;
 
-/// `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The export's file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ExportFormat {
+    /// PyTorch's `torch.save` format.
+    #[default]
     Pth,
     Safetensors,
 }
@@ -43,12 +44,12 @@ pub fn export_run(
     format: ExportFormat,
     output: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let run = RunOptions::load(run_dir)?;
-    let device = crate::device::cpu()?;
     let checkpoints = Checkpoints::new(run_dir);
+    let run: SavedRun = checkpoints.load_options()?;
+    let device = crate::device::cpu()?;
     let write = |path: &Path, dict| match format {
-        ExportFormat::Pth => write_pth(path, &dict, "--output"),
-        ExportFormat::Safetensors => write_safetensors(path, &dict, "--output"),
+        ExportFormat::Pth => write_pth(path, &dict),
+        ExportFormat::Safetensors => write_safetensors(path, &dict),
     };
     let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
     write(output, generator_state_dict(&generator, &run.model))?;
@@ -58,7 +59,7 @@ pub fn export_run(
         let d_output = discriminator_output(output);
         if d_output == output {
             return Err(Error::InvalidOption {
-                option: "--output",
+                option: "output",
                 reason: "cannot derive a separate file name for D".into(),
             });
         }

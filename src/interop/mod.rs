@@ -11,6 +11,7 @@ use std::path::Path;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
+use burn::tensor::DType;
 
 pub use detect::{Detected, detect};
 pub use pth::{read_pth, write_pth};
@@ -165,27 +166,6 @@ fn list(keys: &[String]) -> String {
     text
 }
 
-/// The options that would match `dict`, as flags, for error messages.
-fn suggestion(dict: &StateDict) -> String {
-    match detect(dict) {
-        Detected::Generator(m) => format!(
-            "the file holds a generator that matches --netG {} --ngf {} --norm {} \
-             --input_nc {} --output_nc {}{}",
-            m.net_g,
-            m.ngf,
-            m.norm,
-            m.input_nc,
-            m.output_nc,
-            if m.dropout { "" } else { " --no_dropout" }
-        ),
-        Detected::Discriminator(m) => format!(
-            "the file holds a discriminator (--netD {} --ndf {} --norm {}), not a generator",
-            m.net_d, m.ndf, m.norm
-        ),
-        Detected::Unknown(reason) => reason,
-    }
-}
-
 fn mismatch_error(
     file: &Path,
     mismatch: &Mismatch,
@@ -203,10 +183,24 @@ fn mismatch_error(
     if !mismatch.wrong_shape.is_empty() {
         parts.push(format!("shape mismatches: {}", list(&mismatch.wrong_shape)));
     }
-    parts.push(suggestion(dict));
+    let fits = match detect(dict) {
+        Detected::Generator(model) => Some(Box::new(model)),
+        Detected::Discriminator(m) => {
+            parts.push(format!(
+                "the file holds a discriminator (netD {}, ndf {}, norm {}), not a generator",
+                m.net_d, m.ndf, m.norm
+            ));
+            None
+        }
+        Detected::Unknown(reason) => {
+            parts.push(reason);
+            None
+        }
+    };
     Error::ArchitectureMismatch {
         path: file.to_path_buf(),
         differences: parts.join("; "),
+        fits,
     }
 }
 
@@ -246,13 +240,50 @@ pub fn load_discriminator_state_dict(
     }
 }
 
+/// Reads a safetensors file of f32 (or f64, f16, bf16) and i64 tensors, as [`write_safetensors`]
+/// writes them.
+pub fn read_safetensors(path: &Path) -> Result<StateDict> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let corrupt = |reason: String| Error::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| corrupt(format!("{e} (expected a safetensors file)")))?;
+    let mut dict = StateDict::new();
+    for (name, view) in file.tensors() {
+        let shape = view.shape().to_vec();
+        let data = view.data().to_vec();
+        let data = match view.dtype() {
+            safetensors::Dtype::F32 => TensorData::from_bytes_vec(data, shape, DType::F32),
+            safetensors::Dtype::F64 => {
+                TensorData::from_bytes_vec(data, shape, DType::F64).convert::<f32>()
+            }
+            safetensors::Dtype::F16 => {
+                TensorData::from_bytes_vec(data, shape, DType::F16).convert::<f32>()
+            }
+            safetensors::Dtype::BF16 => {
+                TensorData::from_bytes_vec(data, shape, DType::BF16).convert::<f32>()
+            }
+            safetensors::Dtype::I64 => TensorData::from_bytes_vec(data, shape, DType::I64),
+            other => {
+                return Err(corrupt(format!(
+                    "tensor {name} has unsupported element type {other:?}"
+                )));
+            }
+        };
+        dict.insert(name, data);
+    }
+    Ok(dict)
+}
+
 /// Writes `dict` as safetensors (the same keys and layouts as the .pth).
-pub fn write_safetensors(path: &Path, dict: &StateDict, option: &'static str) -> Result<()> {
+pub fn write_safetensors(path: &Path, dict: &StateDict) -> Result<()> {
     let views: Vec<(String, safetensors::tensor::TensorView)> = dict
         .iter()
         .map(|(key, data)| {
             let dtype = match data.dtype() {
-                burn::tensor::DType::I64 => safetensors::Dtype::I64,
+                DType::I64 => safetensors::Dtype::I64,
                 _ => safetensors::Dtype::F32,
             };
             let view =
@@ -262,5 +293,5 @@ pub fn write_safetensors(path: &Path, dict: &StateDict, option: &'static str) ->
         })
         .collect();
     let bytes = safetensors::serialize(views, None).expect("safetensors serialisation in memory");
-    crate::fsutil::write_atomic(path, &bytes, option)
+    crate::fsutil::write_atomic(path, &bytes)
 }

@@ -85,7 +85,7 @@ fn repack(path: &Path) -> std::result::Result<tempfile::NamedTempFile, String> {
 }
 
 /// Writes `dict` in PyTorch's ZIP format (`torch.save` of an OrderedDict of tensors).
-pub fn write_pth(path: &Path, dict: &StateDict, option: &'static str) -> Result<()> {
+pub fn write_pth(path: &Path, dict: &StateDict) -> Result<()> {
     let mut pickle = Pickle::new();
     pickle.global("collections", "OrderedDict");
     pickle.op(EMPTY_TUPLE);
@@ -102,11 +102,7 @@ pub fn write_pth(path: &Path, dict: &StateDict, option: &'static str) -> Result<
     let stored = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .with_alignment(64);
-    let zip_error = |e: zip::result::ZipError| Error::Unwritable {
-        path: path.to_path_buf(),
-        option,
-        source: std::io::Error::other(e),
-    };
+    let zip_error = |e: zip::result::ZipError| Error::unwritable(path, std::io::Error::other(e));
     let mut entry = |name: &str, bytes: &[u8]| -> Result<()> {
         archive
             .start_file(format!("archive/{name}"), stored)
@@ -120,7 +116,7 @@ pub fn write_pth(path: &Path, dict: &StateDict, option: &'static str) -> Result<
     }
     entry("version", b"3\n")?;
     let bytes = archive.finish().map_err(zip_error)?.into_inner();
-    crate::fsutil::write_atomic(path, &bytes, option)
+    crate::fsutil::write_atomic(path, &bytes)
 }
 
 const PROTO: u8 = 0x80;

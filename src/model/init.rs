@@ -81,8 +81,8 @@ impl InitOptions {
 
 /// A parameter drawn from N(`mean`, `std`) when first used, as Burn's lazy initialisers.
 ///
-/// Burn draws its normals on one thread through a cryptographic generator (about 1.5 s for
-/// unet_256's 54M weights); here one seed comes from the device's generator, so `--seed` still
+/// Burn draws its normals on one thread through a cryptographic generator, slow for unet_256's
+/// 54M weights (BENCHMARKS.md); here one seed comes from the device's generator, so `--seed` still
 /// fixes the draw, and fixed-size chunks are drawn in parallel from generators seeded by their
 /// index, so the values do not depend on the number of threads.
 pub fn normal<const D: usize>(
@@ -142,49 +142,94 @@ fn device_seed(device: &Device) -> u64 {
         .fold(0, |seed, part| (seed << 16) | part as u64)
 }
 
-/// A square conv (`kernel`, `stride`, symmetric `padding`) initialised per `init`.
-pub fn conv2d(
-    channels: [usize; 2],
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    bias: bool,
-    init: &InitOptions,
-    device: &Device,
-) -> Conv2d {
-    let mut conv = Conv2dConfig::new(channels, [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(
-            padding, padding, padding, padding,
-        ))
-        .with_bias(bias)
-        .with_initializer(Initializer::Zeros)
-        .init(device);
-    conv.weight = init.weight([channels[1], channels[0], kernel, kernel], device);
-    conv
+/// A square convolution's geometry and bias, read as
+/// `ConvSpec::kernel(4).stride(2).padding(1)`: stride 1, no padding and a bias unless given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvSpec {
+    pub kernel: usize,
+    pub stride: usize,
+    /// Zeros on every side.
+    pub padding: usize,
+    /// Extra rows and columns at the end of a transposed convolution's output.
+    pub output_padding: usize,
+    pub bias: bool,
 }
 
-/// A square transposed conv initialised per `init`; weights are (in, out, k, k) as in PyTorch.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_transpose2d(
-    channels: [usize; 2],
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    output_padding: usize,
-    bias: bool,
-    init: &InitOptions,
-    device: &Device,
-) -> ConvTranspose2d {
-    let mut conv = ConvTranspose2dConfig::new(channels, [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding([padding, padding])
-        .with_padding_out([output_padding, output_padding])
-        .with_bias(bias)
-        .with_initializer(Initializer::Zeros)
-        .init(device);
-    conv.weight = init.weight([channels[0], channels[1], kernel, kernel], device);
-    conv
+impl ConvSpec {
+    pub const fn kernel(kernel: usize) -> Self {
+        Self {
+            kernel,
+            stride: 1,
+            padding: 0,
+            output_padding: 0,
+            bias: true,
+        }
+    }
+
+    pub const fn stride(self, stride: usize) -> Self {
+        Self { stride, ..self }
+    }
+
+    pub const fn padding(self, padding: usize) -> Self {
+        Self { padding, ..self }
+    }
+
+    pub const fn output_padding(self, output_padding: usize) -> Self {
+        Self {
+            output_padding,
+            ..self
+        }
+    }
+
+    pub const fn bias(self, bias: bool) -> Self {
+        Self { bias, ..self }
+    }
+
+    /// A convolution from `channels[0]` to `channels[1]` channels, initialised per `init`.
+    pub fn conv2d(self, channels: [usize; 2], init: &InitOptions, device: &Device) -> Conv2d {
+        let Self {
+            kernel,
+            stride,
+            padding,
+            ..
+        } = self;
+        let mut conv = Conv2dConfig::new(channels, [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
+            .with_bias(self.bias)
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        conv.weight = init.weight([channels[1], channels[0], kernel, kernel], device);
+        conv
+    }
+
+    /// A transposed convolution from `channels[0]` to `channels[1]` channels, initialised per
+    /// `init`; its weight is (in, out, k, k) as in PyTorch.
+    pub fn conv_transpose2d(
+        self,
+        channels: [usize; 2],
+        init: &InitOptions,
+        device: &Device,
+    ) -> ConvTranspose2d {
+        let Self {
+            kernel,
+            stride,
+            padding,
+            output_padding,
+            ..
+        } = self;
+        let mut conv = ConvTranspose2dConfig::new(channels, [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding([padding, padding])
+            .with_padding_out([output_padding, output_padding])
+            .with_bias(self.bias)
+            .with_initializer(Initializer::Zeros)
+            .init(device);
+        conv.weight = init.weight([channels[0], channels[1], kernel, kernel], device);
+        conv
+    }
 }
 
 #[cfg(test)]
@@ -236,7 +281,11 @@ mod tests {
                 init_type,
                 gain: 0.02,
             };
-            let conv = conv2d([64, 128], 4, 2, 1, false, &init, &device);
+            let conv = ConvSpec::kernel(4).stride(2).padding(1).bias(false).conv2d(
+                [64, 128],
+                &init,
+                &device,
+            );
             let values = conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
             let (mean, std) = mean_and_std(&values);
             assert!(mean.abs() < 0.02 * expected, "{init_type:?}: mean {mean}");

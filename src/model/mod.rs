@@ -1,18 +1,10 @@
 //! The networks of pix2pix: generators (U-Net, ResNet), PatchGAN discriminators, and the options
 //! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
 
-#[cfg(feature = "flex")]
-pub mod flex_activation;
-#[cfg(feature = "flex")]
-pub mod flex_batch_norm;
-#[cfg(feature = "flex")]
-pub mod flex_conv;
-#[cfg(feature = "flex")]
-mod flex_tensor;
 pub mod init;
 pub mod norm;
+mod overrides;
 pub mod patchgan;
-pub mod precision;
 pub mod resnet;
 pub mod unet;
 
@@ -23,10 +15,11 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Precision;
 pub use init::{InitOptions, InitType};
 pub use norm::NormKind;
+pub use overrides::ModelOverrides;
 pub use patchgan::{NLayerDiscriminatorConfig, PatchDiscriminator, PixelDiscriminatorConfig};
-pub use precision::Precision;
 pub use resnet::{Resnet, ResnetConfig};
 pub use unet::{Unet, UnetConfig};
 
@@ -100,7 +93,7 @@ impl GeneratorArch {
     pub fn size_multiple(self) -> usize {
         match self {
             GeneratorArch::Unet { num_downs } => 1 << num_downs,
-            GeneratorArch::Resnet { .. } => 4,
+            GeneratorArch::Resnet { .. } => 1 << resnet::DOWNSAMPLINGS,
         }
     }
 
@@ -109,7 +102,7 @@ impl GeneratorArch {
         let multiple = self.size_multiple();
         (!side.is_multiple_of(multiple)).then(|| {
             format!(
-                "{side} is not divisible by {multiple}, which --netG {self} needs: use a multiple \
+                "{side} is not divisible by {multiple}, which netG {self} needs: use a multiple \
                  of {multiple} (or a smaller unet_<N>)"
             )
         })
@@ -217,15 +210,6 @@ impl ModelOptions {
             .with_norm(self.norm)
             .init(&self.init, device)
     }
-}
-
-/// LeakyReLU: the fused Flex kernel where it applies (src/model/flex_activation.rs), Burn's
-/// elsewhere.
-pub(crate) fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
-    #[cfg(feature = "flex")]
-    return flex_activation::leaky_relu(x, slope);
-    #[cfg(not(feature = "flex"))]
-    burn::tensor::activation::leaky_relu(x, slope)
 }
 
 /// A generator of either family.

@@ -11,10 +11,10 @@ use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::module::BatchNormTrainOutput;
 use serde::{Deserialize, Serialize};
 
 use super::init::InitOptions;
+use crate::backend;
 
 /// Which normalisation layer the networks use (`--norm`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -117,7 +117,8 @@ impl BatchNorm2d {
         }
         let [batch, _, height, width] = x.dims();
         let device = x.device();
-        let result = batch_norm_train(x, self.weight.val(), self.bias.val(), BATCH_NORM_EPS);
+        let result =
+            backend::batch_norm_train(x, self.weight.val(), self.bias.val(), BATCH_NORM_EPS);
         if device.is_autodiff() {
             let n = (batch * height * width) as f64;
             let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
@@ -143,20 +144,6 @@ impl BatchNorm2d {
         }
         result.output
     }
-}
-
-/// Batch statistics and normalisation: the fused Flex kernel where it applies
-/// (src/model/flex_batch_norm.rs), Burn's elsewhere.
-fn batch_norm_train(
-    x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    epsilon: f64,
-) -> BatchNormTrainOutput<4> {
-    #[cfg(feature = "flex")]
-    return super::flex_batch_norm::batch_norm_train(x, gamma, beta, epsilon);
-    #[cfg(not(feature = "flex"))]
-    burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon)
 }
 
 /// Dropout(0.5) of the U-Net middle blocks and the ResNet blocks, active while the training flag

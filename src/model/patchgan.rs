@@ -5,10 +5,9 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
-use super::init::{InitOptions, conv2d};
-use super::leaky_relu;
+use super::init::{ConvSpec, InitOptions};
 use super::norm::{Norm, NormKind};
-use super::precision::Precision;
+use crate::backend::{self, Precision};
 
 #[derive(Config, Debug)]
 pub struct NLayerDiscriminatorConfig {
@@ -47,23 +46,25 @@ impl NLayerDiscriminatorConfig {
             conv,
             norm: self.norm.init(channels, init, device),
         };
-        let mut layers = vec![plain(conv2d(
+        let strided = ConvSpec::kernel(4).stride(2).padding(1);
+        let unstrided = ConvSpec::kernel(4).padding(1);
+        let mut layers = vec![plain(strided.conv2d(
             [self.input_nc, self.ndf],
-            4,
-            2,
-            1,
-            true,
             init,
             device,
         ))];
         for n in 1..self.n_layers {
-            let conv = conv2d([width(n - 1), width(n)], 4, 2, 1, bias, init, device);
+            let conv = strided
+                .bias(bias)
+                .conv2d([width(n - 1), width(n)], init, device);
             layers.push(normed(conv, width(n)));
         }
         let n = self.n_layers;
-        let conv = conv2d([width(n - 1), width(n)], 4, 1, 1, bias, init, device);
+        let conv = unstrided
+            .bias(bias)
+            .conv2d([width(n - 1), width(n)], init, device);
         layers.push(normed(conv, width(n)));
-        layers.push(plain(conv2d([width(n), 1], 4, 1, 1, true, init, device)));
+        layers.push(plain(unstrided.conv2d([width(n), 1], init, device)));
         PatchDiscriminator {
             layers,
             precision: Precision::default(),
@@ -86,11 +87,15 @@ impl PatchDiscriminator {
 
 impl DiscriminatorLayer {
     fn forward(&self, x: Tensor<4>, activate: bool, precision: Precision) -> Tensor<4> {
-        let mut h = precision.conv2d(&self.conv, x);
+        let mut h = backend::conv2d(&self.conv, x, precision);
         if let Some(norm) = &self.norm {
             h = norm.forward(h);
         }
-        if activate { leaky_relu(h, 0.2) } else { h }
+        if activate {
+            backend::leaky_relu(h, 0.2)
+        } else {
+            h
+        }
     }
 }
 
@@ -106,20 +111,21 @@ pub struct PixelDiscriminatorConfig {
 impl PixelDiscriminatorConfig {
     /// The 1x1 PixelGAN: Conv1x1(->ndf), LReLU, Conv1x1(->2ndf), Norm, LReLU, Conv1x1(->1).
     pub fn init(&self, init: &InitOptions, device: &Device) -> PatchDiscriminator {
+        let pixel = ConvSpec::kernel(1);
         let bias = self.norm.conv_bias();
         let ndf = self.ndf;
         PatchDiscriminator {
             layers: vec![
                 DiscriminatorLayer {
-                    conv: conv2d([self.input_nc, ndf], 1, 1, 0, true, init, device),
+                    conv: pixel.conv2d([self.input_nc, ndf], init, device),
                     norm: None,
                 },
                 DiscriminatorLayer {
-                    conv: conv2d([ndf, 2 * ndf], 1, 1, 0, bias, init, device),
+                    conv: pixel.bias(bias).conv2d([ndf, 2 * ndf], init, device),
                     norm: self.norm.init(2 * ndf, init, device),
                 },
                 DiscriminatorLayer {
-                    conv: conv2d([2 * ndf, 1], 1, 1, 0, bias, init, device),
+                    conv: pixel.bias(bias).conv2d([2 * ndf, 1], init, device),
                     norm: None,
                 },
             ],

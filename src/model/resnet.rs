@@ -7,9 +7,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::ops::PadMode;
 
-use super::init::{InitOptions, conv_transpose2d, conv2d};
+use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
-use super::precision::Precision;
+use crate::backend::{self, Precision};
 
 #[derive(Config, Debug)]
 pub struct ResnetConfig {
@@ -58,7 +58,8 @@ pub struct Resnet {
     pub precision: Precision,
 }
 
-const DOWNSAMPLINGS: usize = 2;
+/// Stride-2 stages on each side of the residual blocks.
+pub(crate) const DOWNSAMPLINGS: usize = 2;
 
 fn normalize(norm: &Option<Norm>, x: Tensor<4>) -> Tensor<4> {
     match norm {
@@ -79,15 +80,19 @@ impl ResnetConfig {
             conv,
             norm: self.norm.init(channels, init, device),
         };
+        // The 7x7 and the blocks' 3x3 convolutions pad by reflection beforehand.
+        let wide = ConvSpec::kernel(7);
+        let resampling = ConvSpec::kernel(3).stride(2).padding(1).bias(bias);
+        let block = ConvSpec::kernel(3).bias(bias);
         let stem = stage(
-            conv2d([self.input_nc, ngf], 7, 1, 0, bias, init, device),
+            wide.bias(bias).conv2d([self.input_nc, ngf], init, device),
             ngf,
         );
         let downsampling = (0..DOWNSAMPLINGS)
             .map(|i| {
                 let channels = ngf << i;
                 stage(
-                    conv2d([channels, 2 * channels], 3, 2, 1, bias, init, device),
+                    resampling.conv2d([channels, 2 * channels], init, device),
                     2 * channels,
                 )
             })
@@ -95,10 +100,10 @@ impl ResnetConfig {
         let width = ngf << DOWNSAMPLINGS;
         let blocks = (0..self.n_blocks)
             .map(|_| ResnetBlock {
-                conv1: conv2d([width, width], 3, 1, 0, bias, init, device),
+                conv1: block.conv2d([width, width], init, device),
                 norm1: self.norm.init(width, init, device),
                 dropout: self.use_dropout.then(|| Dropout::new(0.5)),
-                conv2: conv2d([width, width], 3, 1, 0, bias, init, device),
+                conv2: block.conv2d([width, width], init, device),
                 norm2: self.norm.init(width, init, device),
             })
             .collect();
@@ -106,13 +111,8 @@ impl ResnetConfig {
             .map(|i| {
                 let channels = width >> i;
                 UpStage {
-                    conv: conv_transpose2d(
+                    conv: resampling.output_padding(1).conv_transpose2d(
                         [channels, channels / 2],
-                        3,
-                        2,
-                        1,
-                        1,
-                        bias,
                         init,
                         device,
                     ),
@@ -120,7 +120,7 @@ impl ResnetConfig {
                 }
             })
             .collect();
-        let head = conv2d([ngf, self.output_nc], 7, 1, 0, true, init, device);
+        let head = wide.conv2d([ngf, self.output_nc], init, device);
         Resnet {
             stem,
             downsampling,
@@ -134,30 +134,31 @@ impl ResnetConfig {
 
 impl ResnetBlock {
     fn forward(&self, x: Tensor<4>, precision: Precision) -> Tensor<4> {
-        let mut h = precision.conv2d(&self.conv1, reflect(x.clone(), 1));
+        let mut h = backend::conv2d(&self.conv1, reflect(x.clone(), 1), precision);
         h = relu(normalize(&self.norm1, h));
         if let Some(dropout) = &self.dropout {
             h = dropout.forward(h);
         }
-        h = normalize(&self.norm2, precision.conv2d(&self.conv2, reflect(h, 1)));
+        h = normalize(
+            &self.norm2,
+            backend::conv2d(&self.conv2, reflect(h, 1), precision),
+        );
         x + h
     }
 }
 
 impl Resnet {
-    /// Two stride-2 stages: sides must be multiples of 4.
-    pub fn size_multiple(&self) -> usize {
-        1 << DOWNSAMPLINGS
-    }
-
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (stem, precision) = (&self.stem, self.precision);
         let mut h = relu(normalize(
             &stem.norm,
-            precision.conv2d(&stem.conv, reflect(x, 3)),
+            backend::conv2d(&stem.conv, reflect(x, 3), precision),
         ));
         for stage in &self.downsampling {
-            h = relu(normalize(&stage.norm, precision.conv2d(&stage.conv, h)));
+            h = relu(normalize(
+                &stage.norm,
+                backend::conv2d(&stage.conv, h, precision),
+            ));
         }
         for block in &self.blocks {
             h = block.forward(h, precision);
@@ -165,9 +166,9 @@ impl Resnet {
         for stage in &self.upsampling {
             h = relu(normalize(
                 &stage.norm,
-                precision.conv_transpose2d(&stage.conv, h),
+                backend::conv_transpose2d(&stage.conv, h, precision),
             ));
         }
-        tanh(precision.conv2d(&self.head, reflect(h, 3)))
+        tanh(backend::conv2d(&self.head, reflect(h, 3), precision))
     }
 }

@@ -9,10 +9,9 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
-use super::init::{InitOptions, conv_transpose2d, conv2d};
-use super::leaky_relu;
+use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
-use super::precision::Precision;
+use crate::backend::{self, Precision};
 
 /// Configuration of a U-Net generator with `num_downs` downsamplings (unet_256 has 8).
 #[derive(Config, Debug)]
@@ -27,6 +26,9 @@ pub struct UnetConfig {
     #[config(default = true)]
     pub use_dropout: bool,
 }
+
+/// Every block's down and up convolutions: 4x4, stride 2, padding 1.
+const SAMPLING: ConvSpec = ConvSpec::kernel(4).stride(2).padding(1);
 
 /// Where a block sits in the nesting, which decides its layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,9 +106,13 @@ impl UnetConfig {
                     _ => (bias, self.norm.init(outer, init, device)),
                 };
                 UnetBlock {
-                    down_conv: conv2d([down_in, inner], 4, 2, 1, down_bias, init, device),
+                    down_conv: SAMPLING
+                        .bias(down_bias)
+                        .conv2d([down_in, inner], init, device),
                     down_norm,
-                    up_conv: conv_transpose2d([up_in, outer], 4, 2, 1, 0, up_bias, init, device),
+                    up_conv: SAMPLING
+                        .bias(up_bias)
+                        .conv_transpose2d([up_in, outer], init, device),
                     up_norm,
                     dropout: dropout.then(|| Dropout::new(0.5)),
                 }
@@ -120,11 +126,6 @@ impl UnetConfig {
 }
 
 impl Unet {
-    /// Images whose sides are multiples of this go through without size mismatches.
-    pub fn size_multiple(&self) -> usize {
-        1 << self.blocks.len()
-    }
-
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.forward_block(0, x)
     }
@@ -135,16 +136,16 @@ impl Unet {
         let mut h = if outermost {
             x.clone()
         } else {
-            leaky_relu(x.clone(), 0.2)
+            backend::leaky_relu(x.clone(), 0.2)
         };
-        h = self.precision.conv2d(&block.down_conv, h);
+        h = backend::conv2d(&block.down_conv, h, self.precision);
         if let Some(norm) = &block.down_norm {
             h = norm.forward(h);
         }
         if index + 1 < self.blocks.len() {
             h = self.forward_block(index + 1, h);
         }
-        h = self.precision.conv_transpose2d(&block.up_conv, relu(h));
+        h = backend::conv_transpose2d(&block.up_conv, relu(h), self.precision);
         if outermost {
             return tanh(h);
         }

@@ -24,16 +24,26 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders and atomically writes a page. `refresh` reloads it every that many seconds (the
-/// training page, as the official one does while training).
-pub fn write_page(
-    path: &Path,
-    title: &str,
-    sections: &[Section],
-    image_width: usize,
-    refresh: Option<u32>,
-    option: &'static str,
-) -> Result<()> {
+/// A page of sections, like the official visualizer's.
+#[derive(Clone, Debug)]
+pub struct Page<'a> {
+    pub title: String,
+    pub sections: &'a [Section],
+    /// Width of every image, in CSS pixels.
+    pub image_width: usize,
+    /// Reload the page every this many seconds (the training page, as the official one does
+    /// while training).
+    pub refresh: Option<u32>,
+}
+
+/// Renders and atomically writes `page` to `path`.
+pub fn write_page(path: &Path, page: &Page) -> Result<()> {
+    let Page {
+        title,
+        sections,
+        image_width,
+        refresh,
+    } = page;
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n");
     if let Some(seconds) = refresh {
@@ -45,7 +55,7 @@ pub fn write_page(
          p.note{font-family:monospace}</style>\n</head>\n<body>\n",
     );
     let _ = writeln!(html, "<h2>{}</h2>", escape(title));
-    for section in sections {
+    for section in sections.iter() {
         let _ = writeln!(html, "<h3>{}</h3>", escape(&section.heading));
         if let Some(note) = &section.note {
             let _ = writeln!(html, "<p class=\"note\">{}</p>", escape(note));
@@ -64,5 +74,5 @@ pub fn write_page(
         html.push_str("</tr></table>\n");
     }
     html.push_str("</body>\n</html>\n");
-    write_atomic(path, html.as_bytes(), option)
+    write_atomic(path, html.as_bytes())
 }

@@ -1,23 +1,16 @@
-//! Adam with PyTorch's update, fused into one parallel pass over each parameter on the CPU.
-//!
-//! Burn's `Adam` runs about eleven whole-tensor operations per parameter, each writing a fresh
-//! buffer. This one computes the same arithmetic, operation for operation in f32 (so results are
-//! bit-identical to Burn's `Adam`), in place over the moment buffers; with it a unet_256 training
-//! step on Flex (2 cores) went from 2.87 s to 2.06 s (BENCHMARKS.md). Other backends keep Burn's
-//! tensor-op version, which runs on the device. The state is Burn's `AdamState`, so optimiser
-//! checkpoints are unchanged.
+//! Adam with PyTorch's update as a Burn optimiser. Each parameter's step runs through the
+//! backend's Adam (src/backend/adam.rs): one fused parallel pass on the CPU backends, in place
+//! over the moment buffers, whose results are bit-identical to Burn's `Adam` (tested here), and
+//! the same formulas as tensor operations elsewhere. The state is Burn's `AdamState`, so
+//! optimiser checkpoints are Burn's.
 
 use burn::optim::{
-    Adam as TensorOpAdam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate,
-    ModuleOptimizer, Optimizer,
+    Adam as TensorOpAdam, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer,
+    Optimizer,
 };
 use burn::prelude::*;
-use burn::tensor::TensorData;
-use rayon::prelude::*;
 
-/// Elements per parallel task: large enough to amortise scheduling, small enough to share the
-/// biggest unet_256 weights (4M elements) among all cores.
-const CHUNK: usize = 1 << 15;
+use crate::backend::{AdamParam, AdamStep, adam_step};
 
 /// Adam without weight decay or AMSGrad, as the official code uses it.
 #[derive(Clone)]
@@ -25,101 +18,19 @@ pub struct Adam {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
-    tensor_ops: TensorOpAdam,
 }
 
 impl Adam {
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Self {
-        let tensor_ops = AdamConfig::new()
-            .with_beta_1(beta_1)
-            .with_beta_2(beta_2)
-            .with_epsilon(epsilon)
-            .build();
         Self {
             beta_1,
             beta_2,
             epsilon,
-            tensor_ops,
         }
     }
 
     pub fn init(self) -> ModuleOptimizer {
         ModuleOptimizer::from(self)
-    }
-}
-
-fn slice(data: &TensorData) -> &[f32] {
-    data.as_slice().expect("an f32 tensor's data is f32")
-}
-
-fn slice_mut(data: &mut TensorData) -> &mut [f32] {
-    data.as_mut_slice().expect("an f32 tensor's data is f32")
-}
-
-/// One Adam step's constants, for the fused loop.
-#[derive(Clone, Copy, Debug)]
-pub struct AdamStep {
-    lr: f32,
-    time: usize,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-}
-
-impl AdamStep {
-    /// The step in place, in the order of Burn's `AdaptiveMomentum::transform`.
-    pub fn apply(
-        &self,
-        param: &mut [f32],
-        grad: &[f32],
-        moment_1: &mut [f32],
-        moment_2: &mut [f32],
-    ) {
-        let (beta_1, beta_2, lr) = (self.beta_1, self.beta_2, self.lr);
-        let (factor_1, factor_2) = (1.0 - beta_1, 1.0 - beta_2);
-        let bias_correction2_sqrt = (1.0 - beta_2.powi(self.time as i32)).sqrt();
-        let combined_factor = bias_correction2_sqrt / (1.0 - beta_1.powi(self.time as i32));
-        let epsilon = self.epsilon * bias_correction2_sqrt;
-        param
-            .par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK))
-            .zip(moment_1.par_chunks_mut(CHUNK))
-            .zip(moment_2.par_chunks_mut(CHUNK))
-            .for_each(|(((param, grad), moment_1), moment_2)| {
-                for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(moment_1).zip(moment_2) {
-                    *m = *m * beta_1 + g * factor_1;
-                    *v = *v * beta_2 + (g * g) * factor_2;
-                    let step = (*m * combined_factor) / (v.sqrt() + epsilon);
-                    *p -= step * lr;
-                }
-            });
-    }
-}
-
-/// Where the fused loop runs: on Flex's buffers through TensorData (Flex keeps its data in this
-/// process), on LibTorch's CPU buffers in place (src/train/adam_tch.rs), or nowhere.
-enum Fused {
-    #[cfg(feature = "flex")]
-    Flex,
-    #[cfg(feature = "tch")]
-    LibTorch,
-    No,
-}
-
-impl Fused {
-    fn of<const D: usize>(tensor: &Tensor<D>) -> Self {
-        if tensor.dtype() != burn::tensor::DType::F32 {
-            return Fused::No;
-        }
-        #[cfg(feature = "flex")]
-        if crate::device::is_flex(&tensor.device()) {
-            return Fused::Flex;
-        }
-        #[cfg(feature = "tch")]
-        if crate::device::is_libtorch_cpu(&tensor.device()) {
-            return Fused::LibTorch;
-        }
-        Fused::No
     }
 }
 
@@ -133,10 +44,6 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let fused = Fused::of(&tensor);
-        if matches!(fused, Fused::No) {
-            return self.tensor_ops.step(lr, tensor, grad, state);
-        }
         let device = tensor.device();
         // A zero moment makes the first step's update equal Burn's separate first-step formula.
         let (time, moment_1, moment_2) = match state {
@@ -156,29 +63,19 @@ impl Optimizer for Adam {
             beta_2: self.beta_2,
             epsilon: self.epsilon,
         };
-        let (param, moment_1, moment_2) = match fused {
-            #[cfg(feature = "tch")]
-            Fused::LibTorch => super::adam_tch::step(tensor, grad, moment_1, moment_2, step),
-            _ => {
-                let (mut param, grad) = (tensor.into_data(), grad.into_data());
-                let (mut moment_1, mut moment_2) = (moment_1.into_data(), moment_2.into_data());
-                step.apply(
-                    slice_mut(&mut param),
-                    slice(&grad),
-                    slice_mut(&mut moment_1),
-                    slice_mut(&mut moment_2),
-                );
-                let tensor = |data| Tensor::from_data(data, &device);
-                (tensor(param), tensor(moment_1), tensor(moment_2))
-            }
-        };
-        let momentum = AdaptiveMomentumState {
-            time,
+        let state = AdamParam {
+            param: tensor,
             moment_1,
             moment_2,
+        };
+        let after = adam_step(state, grad, step);
+        let momentum = AdaptiveMomentumState {
+            time,
+            moment_1: after.moment_1,
+            moment_2: after.moment_2,
             max_moment_2: None,
         };
-        (param, Some(AdamState { momentum }))
+        (after.param, Some(AdamState { momentum }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -189,7 +86,7 @@ impl Optimizer for Adam {
 #[cfg(all(test, any(feature = "flex", feature = "tch")))]
 mod tests {
     use burn::nn::conv::{Conv2d, Conv2dConfig};
-    use burn::optim::GradientsParams;
+    use burn::optim::{AdamConfig, GradientsParams};
     use burn::tensor::Distribution;
 
     use super::*;
@@ -216,7 +113,7 @@ mod tests {
         fused_update_equals_burns_adam_on(Device::flex().autodiff());
     }
 
-    /// The same on LibTorch's CPU buffers (src/train/adam_tch.rs).
+    /// The same on LibTorch's CPU buffers (src/backend/tch/adam.rs).
     #[test]
     #[cfg(feature = "tch")]
     fn fused_update_on_libtorch_equals_burns_adam() {

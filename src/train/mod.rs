@@ -1,37 +1,80 @@
 //! The training loop of `pix2pix train`: epochs over the aligned dataset with the official
-//! schedule, checkpoints (resumable with --continue_train), the loss log, the training web page,
-//! and a clean stop on Ctrl-C.
+//! schedule, checkpoints (resumable), the loss log, the training web page, progress reported to a
+//! [`TrainObserver`], and a clean stop when asked.
 
 pub mod adam;
-#[cfg(feature = "tch")]
-mod adam_tch;
-pub mod checkpoint;
+mod options;
 pub mod scheduler;
 pub mod step;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use checkpoint::{Checkpoints, TrainState};
+pub use options::{RunOptions, TrainOptions};
 pub use scheduler::{LrPolicy, PlateauState, Scheduler};
 pub use step::{LossMeter, Pix2Pix, StepLosses};
 
-use crate::data::image::{from_chw, save_png};
-use crate::data::{AlignedDataset, BatchLoader};
+use crate::checkpoint::{Checkpoints, LATEST};
+use crate::data::image::{first_image, save_png};
+use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir;
-use crate::options::RunOptions;
-use crate::report::{Section, write_page};
-use crate::seed::derive_seed;
+use crate::report::{Page, Section, write_page};
+use crate::seed::Stream;
 
-/// The label of the checkpoint that is always the newest.
-pub const LATEST: &str = "latest";
+/// Where training stands; with the seed, it also fixes every later random draw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The epoch in progress (1-based).
+    pub epoch: usize,
+    /// Samples of that epoch already trained on.
+    pub position: usize,
+    /// Samples trained on since the start of the run.
+    pub total_iters: usize,
+    pub plateau: PlateauState,
+}
+
+/// What a training run reports as it goes.
+#[derive(Clone, Debug)]
+pub enum TrainEvent<'a> {
+    /// An epoch starts, or resumes `position` samples in.
+    EpochStarted {
+        epoch: usize,
+        last_epoch: usize,
+        samples: usize,
+        position: usize,
+    },
+    /// A step ended at `position` samples into the epoch.
+    Step {
+        position: usize,
+        losses: &'a StepLosses,
+    },
+    /// An epoch ended; `means` are its mean losses (None when no step ran).
+    EpochFinished {
+        epoch: usize,
+        means: Option<&'a StepLosses>,
+        lr: f64,
+        elapsed: Duration,
+    },
+    /// A stop request ended the run after a resumable checkpoint was saved.
+    Stopped,
+}
+
+/// Receives a run's [`TrainEvent`]s; any `FnMut(&TrainEvent)` is one.
+pub trait TrainObserver {
+    fn observe(&mut self, event: &TrainEvent);
+}
+
+impl<F: FnMut(&TrainEvent)> TrainObserver for F {
+    fn observe(&mut self, event: &TrainEvent) {
+        self(event)
+    }
+}
 
 /// How a training run ended.
 #[derive(Clone, Debug)]
@@ -39,12 +82,31 @@ pub struct TrainSummary {
     pub run_dir: PathBuf,
     /// Where training stands now (the next epoch and position to train).
     pub state: TrainState,
-    /// Mean losses of the last completed epoch, if any.
-    pub last_epoch_losses: Option<StepLosses>,
     /// True when a stop request ended the run early; `latest` then resumes it.
     pub interrupted: bool,
     /// Files skipped as unreadable (--skip_bad).
     pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl std::fmt::Display for TrainSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.interrupted {
+            write!(
+                f,
+                "stopped at epoch {}, image {}; checkpoint latest in {} resumes it",
+                self.state.epoch,
+                self.state.position,
+                self.run_dir.display()
+            )
+        } else {
+            write!(
+                f,
+                "trained to epoch {}; checkpoints in {}",
+                self.state.epoch.saturating_sub(1),
+                self.run_dir.display()
+            )
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -58,18 +120,20 @@ struct LossLogLine<'a> {
 }
 
 /// Trains per `options` on `device` (made autodiff here). `resume` names the checkpoint label to
-/// continue from (--continue_train with --epoch). `stop` is polled after every step: when set,
-/// the run saves a resumable `latest` checkpoint and returns with `interrupted`.
+/// continue from (`latest` or an epoch number). `stop` is polled after every step: when set, the
+/// run saves a resumable `latest` checkpoint and returns with `interrupted`. Progress goes to
+/// `observer`.
 pub fn train(
     options: &RunOptions,
     device: &Device,
     resume: Option<&str>,
     stop: &AtomicBool,
+    observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
     options.validate()?;
     let train = &options.train;
     let run_dir = train.run_dir();
-    create_dir(&run_dir, "--checkpoints_dir")?;
+    create_dir(&run_dir)?;
     let checkpoints = Checkpoints::new(&run_dir);
 
     let dataset = AlignedDataset::open(
@@ -79,17 +143,17 @@ pub fn train(
     )?;
     let loader = BatchLoader::new(
         dataset,
-        options.model.input_nc,
-        options.model.output_nc,
-        train.batch_size,
-        true,
-        train.seed,
-        options.data.num_threads,
-        options.data.skip_bad,
+        LoaderOptions {
+            batch_size: train.batch_size,
+            shuffle: true,
+            seed: train.seed,
+            threads: options.data.num_threads,
+            skip_bad: options.data.skip_bad,
+        },
     );
 
     let device = device.clone().autodiff();
-    device.seed(derive_seed(train.seed, &[b'i' as u64]));
+    device.seed(Stream::Init.seed(train.seed, &[]));
     let mut model = Pix2Pix::new(&options.model, train, &device);
     let mut state = TrainState {
         epoch: train.epoch_count,
@@ -106,7 +170,7 @@ pub fn train(
                 checkpoints.load_optimizer(label, "D", adversary.optimizer.clone())?;
         }
     }
-    options.save(&run_dir)?;
+    checkpoints.save_options(options)?;
 
     let scheduler = Scheduler {
         policy: train.lr_policy,
@@ -119,7 +183,6 @@ pub fn train(
     let mut summary = TrainSummary {
         run_dir: run_dir.clone(),
         state: state.clone(),
-        last_epoch_losses: None,
         interrupted: false,
         skipped: Vec::new(),
     };
@@ -128,7 +191,12 @@ pub fn train(
     while state.epoch <= train.last_epoch() {
         let epoch = state.epoch;
         let lr = train.lr * scheduler.factor(epoch, &state.plateau);
-        let bar = epoch_bar(epoch, train.last_epoch(), dataset_len, state.position);
+        observer.observe(&TrainEvent::EpochStarted {
+            epoch,
+            last_epoch: train.last_epoch(),
+            samples: dataset_len,
+            position: state.position,
+        });
         let mut batches = loader.epoch(epoch, state.position);
         let mut epoch_meter = LossMeter::default();
         let mut log_meter = LossMeter::default();
@@ -138,13 +206,9 @@ pub fn train(
             let batch = batch?;
             let n = batch.len();
             let (real_a, real_b) = batch.tensors(&device);
-            device.seed(derive_seed(
-                train.seed,
-                &[b'd' as u64, state.total_iters as u64],
-            ));
+            device.seed(Stream::Dropout.seed(train.seed, &[state.total_iters as u64]));
             let (losses, fake_b) = model.step(real_a, real_b, lr);
             if !losses.is_finite() {
-                bar.abandon();
                 return Err(Error::NonFiniteLoss {
                     epoch,
                     iteration: state.position,
@@ -156,8 +220,10 @@ pub fn train(
             state.total_iters += n;
             epoch_meter.add(&losses, n);
             log_meter.add(&losses, n);
-            bar.set_position(state.position as u64);
-            bar.set_message(losses.to_string());
+            observer.observe(&TrainEvent::Step {
+                position: state.position,
+                losses: &losses,
+            });
 
             let crossed = |freq: usize| freq > 0 && before / freq != state.total_iters / freq;
             if crossed(train.print_freq) {
@@ -173,7 +239,7 @@ pub fn train(
             }
             if stop.load(Ordering::SeqCst) {
                 save_checkpoint(&checkpoints, LATEST, &model, &state)?;
-                bar.abandon_with_message("stopped; saved a resumable checkpoint");
+                observer.observe(&TrainEvent::Stopped);
                 summary.interrupted = true;
                 summary.state = state;
                 summary.skipped = batches.report().skipped.clone();
@@ -198,30 +264,15 @@ pub fn train(
         if train.save_epoch_freq > 0 && epoch.is_multiple_of(train.save_epoch_freq) {
             save_checkpoint(&checkpoints, &epoch.to_string(), &model, &state)?;
         }
-        bar.finish_with_message(format!(
-            "{} | lr {lr:.2e} | {:.1}s",
-            means.map(|m| m.to_string()).unwrap_or_default(),
-            started.elapsed().as_secs_f64()
-        ));
-        summary.last_epoch_losses = means;
+        observer.observe(&TrainEvent::EpochFinished {
+            epoch,
+            means: means.as_ref(),
+            lr,
+            elapsed: started.elapsed(),
+        });
     }
     summary.state = state;
     Ok(summary)
-}
-
-fn epoch_bar(epoch: usize, last: usize, len: usize, position: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} [{bar:25}] {pos}/{len} {per_sec} ETA {eta} {msg}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("{epoch}/{last}"));
-    bar.set_position(position as u64);
-    bar.reset_eta();
-    bar
 }
 
 /// Saves G, D, both optimisers, then the state (last, so that a state file means a complete
@@ -266,11 +317,7 @@ fn append_loss_log(
         .append(true)
         .open(&path)
         .and_then(|mut file| file.write_all(json.as_bytes()))
-        .map_err(|source| Error::Unwritable {
-            path,
-            option: "--checkpoints_dir",
-            source,
-        })
+        .map_err(|source| Error::unwritable(&path, source))
 }
 
 const VISUAL_NAMES: [&str; 3] = ["real_A", "fake_B", "real_B"];
@@ -283,7 +330,6 @@ fn save_visuals(web: &Path, name: &str, epoch: usize, visuals: [image::RgbImage;
         save_png(
             &image,
             &images.join(format!("epoch{epoch:03}_{visual}.png")),
-            "--checkpoints_dir",
         )?;
     }
     let mut epochs: Vec<usize> = std::fs::read_dir(&images)
@@ -311,20 +357,11 @@ fn save_visuals(web: &Path, name: &str, epoch: usize, visuals: [image::RgbImage;
                 .collect(),
         })
         .collect();
-    write_page(
-        &web.join("index.html"),
-        &format!("Experiment name = {name}"),
-        &sections,
-        256,
-        Some(30),
-        "--checkpoints_dir",
-    )
-}
-
-/// The first image of a batch, as 8-bit RGB.
-pub fn first_image(tensor: Tensor<4>) -> image::RgbImage {
-    let [_, channels, height, width] = tensor.dims();
-    let first = tensor.slice(s![0..1]).into_data();
-    let values = first.try_to_vec::<f32>().expect("network outputs are f32");
-    from_chw(&values, channels, height, width)
+    let page = Page {
+        title: format!("Experiment name = {name}"),
+        sections: &sections,
+        image_width: 256,
+        refresh: Some(30),
+    };
+    write_page(&web.join("index.html"), &page)
 }

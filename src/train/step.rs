@@ -6,10 +6,10 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::TrainOptions;
 use crate::loss::{GanMode, gradient_penalty, l1};
 use crate::model::unet::Unet;
 use crate::model::{Generator, ModelOptions, PatchDiscriminator};
-use crate::options::TrainOptions;
 
 /// The losses the official code logs, for one step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use pix2pix::data::synthetic::write_split;
 use pix2pix::data::{DataOptions, Preprocess};
 use pix2pix::model::{GeneratorArch, ModelOptions};
-use pix2pix::options::{RunOptions, TrainOptions};
+use pix2pix::train::{RunOptions, TrainOptions};
 
 /// A dataroot with `train` and `test` phases of `size` x `size` label | rendering pairs.
 pub fn dataset(root: &Path, size: u32, train: usize, test: usize) -> PathBuf {
@@ -126,4 +126,20 @@ pub fn train_tiny(dir: &Path, name: &str, extra: &[&str]) -> std::process::Outpu
     args.extend_from_slice(TINY);
     args.extend_from_slice(extra);
     pix2pix(&args, dir)
+}
+
+/// Whether a check that needs `what` (named by the environment variable `variable`) can run:
+/// the variable's value when set; otherwise the check is skipped locally with a one-line
+/// message, and fails where the environment variable CI is set (a skipped check must never
+/// pass CI).
+pub fn requirement(variable: &str, what: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(variable) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {variable} is not: this check needs {what}"
+    );
+    eprintln!("skipped: {variable} is not set (this check needs {what})");
+    None
 }

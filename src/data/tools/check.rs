@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::for_each_with_progress;
+use crate::data::DataOptions;
 use crate::data::image::{list_images, load_rgb};
 use crate::data::transform::{Preprocess, Transform};
 use crate::error::{Error, Result};
 use crate::model::GeneratorArch;
+use crate::progress::Progress;
 
 pub struct CheckOptions {
     pub dir: PathBuf,
@@ -18,6 +20,20 @@ pub struct CheckOptions {
     pub preprocess: Preprocess,
     pub load_size: usize,
     pub crop_size: usize,
+}
+
+impl CheckOptions {
+    /// Training's defaults: unet_256 on resize_and_crop from 286 to 256.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let data = DataOptions::default();
+        Self {
+            dir: dir.into(),
+            net_g: GeneratorArch::default(),
+            preprocess: data.preprocess,
+            load_size: data.load_size,
+            crop_size: data.crop_size,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -55,7 +71,12 @@ fn image_subfolders(dir: &Path) -> Result<Vec<String>> {
     Ok(phases)
 }
 
-fn check_phase(dir: &Path, name: &str, options: &CheckOptions) -> Result<PhaseReport> {
+fn check_phase(
+    dir: &Path,
+    name: &str,
+    options: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<PhaseReport> {
     let files = list_images(&dir.join(name))?;
     let mut stems = BTreeMap::<String, usize>::new();
     for f in &files {
@@ -84,7 +105,7 @@ fn check_phase(dir: &Path, name: &str, options: &CheckOptions) -> Result<PhaseRe
             .collect(),
         ..PhaseReport::default()
     });
-    for_each_with_progress(&files, &format!("check {name}"), |path| {
+    for_each_with_progress(&files, &format!("check {name}"), progress, |path| {
         let image = match load_rgb(path) {
             Ok(image) => image,
             Err(error) => {
@@ -118,7 +139,8 @@ fn check_phase(dir: &Path, name: &str, options: &CheckOptions) -> Result<PhaseRe
     Ok(report.into_inner().unwrap())
 }
 
-pub fn check(options: &CheckOptions) -> Result<CheckReport> {
+/// Reads every image of every phase folder under `options.dir`.
+pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     if !options.dir.is_dir() {
         return Err(Error::MissingDataFolder {
             path: options.dir.clone(),
@@ -128,15 +150,15 @@ pub fn check(options: &CheckOptions) -> Result<CheckReport> {
     if options.preprocess.crops_to_crop_size()
         && let Some(reason) = options.net_g.unsuitable_side(options.crop_size)
     {
-        report.problems.push(format!("--crop_size {reason}"));
+        report.problems.push(format!("crop_size {reason}"));
     }
     let phases = image_subfolders(&options.dir)?;
     if phases.is_empty() {
         let flat = list_images(&options.dir)?.len();
         report.problems.push(if flat > 0 {
             format!(
-                "{} holds {flat} images but no train/ folder: make one with `pix2pix data split --in {} --out <dir>`",
-                options.dir.display(),
+                "{} holds {flat} images but no train/ folder: split them into train/val/test \
+                 folders (data split)",
                 options.dir.display()
             )
         } else {
@@ -151,17 +173,17 @@ pub fn check(options: &CheckOptions) -> Result<CheckReport> {
         ));
     }
     for phase in &phases {
-        let p = check_phase(&options.dir, phase, options)?;
+        let p = check_phase(&options.dir, phase, options, progress)?;
         if !p.unreadable.is_empty() {
             report.problems.push(format!(
-                "{phase}: {} unreadable files (e.g. {}): fix or remove them, or train with --skip_bad",
+                "{phase}: {} unreadable files (e.g. {}): fix or remove them (training can skip them with skip_bad)",
                 p.unreadable.len(),
                 p.unreadable[0].0.display()
             ));
         }
         if !p.too_small.is_empty() {
             report.problems.push(format!(
-                "{phase}: {} files have halves smaller than --crop_size {} after preprocessing (e.g. {})",
+                "{phase}: {} files have halves smaller than crop_size {} after preprocessing (e.g. {})",
                 p.too_small.len(),
                 options.crop_size,
                 p.too_small[0].display()
@@ -182,11 +204,42 @@ pub fn check(options: &CheckOptions) -> Result<CheckReport> {
         }
         if p.sizes.len() > 1 && options.preprocess == Preprocess::None {
             report.warnings.push(format!(
-                "{phase}: {} different sizes with --preprocess none: batches above 1 need equal sizes",
+                "{phase}: {} different sizes with preprocess none: batches above 1 need equal sizes",
                 p.sizes.len()
             ));
         }
         report.phases.push(p);
     }
     Ok(report)
+}
+
+impl std::fmt::Display for CheckReport {
+    /// A line per phase (images and their sizes), then the warnings and problems; "ok: ready for
+    /// training" when there is no problem.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for phase in &self.phases {
+            let sizes: Vec<String> = phase
+                .sizes
+                .iter()
+                .map(|((w, h), n)| format!("{w}x{h} ({n})"))
+                .collect();
+            writeln!(
+                f,
+                "{}: {} images, sizes {}",
+                phase.name,
+                phase.count,
+                sizes.join(", ")
+            )?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        for problem in &self.problems {
+            writeln!(f, "problem: {problem}")?;
+        }
+        if self.problems.is_empty() {
+            write!(f, "ok: ready for training")?;
+        }
+        Ok(())
+    }
 }

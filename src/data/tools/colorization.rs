@@ -3,29 +3,46 @@
 
 use std::path::PathBuf;
 
-use super::{Staging, for_each_with_progress, input_images, png_name, resized, side_by_side};
+use super::{
+    Staging, Written, for_each_with_progress, input_images, png_name, resized, side_by_side,
+};
 use crate::data::image::{load_rgb, save_png};
 use crate::error::Result;
+use crate::progress::Progress;
 
 pub struct ColorizationOptions {
     pub photos: PathBuf,
     pub out: PathBuf,
     /// Side of the square outputs; None keeps each photo's size.
     pub size: Option<u32>,
+    /// Replace an existing output folder.
     pub force: bool,
 }
 
-pub fn colorization(options: &ColorizationOptions) -> Result<(usize, PathBuf)> {
+impl ColorizationOptions {
+    /// Each photo's own size.
+    pub fn new(photos: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            photos: photos.into(),
+            out: out.into(),
+            size: None,
+            force: false,
+        }
+    }
+}
+
+/// Writes a gray|colour pair for every photo.
+pub fn colorization(options: &ColorizationOptions, progress: &dyn Progress) -> Result<Written> {
     let photos = input_images(&options.photos)?;
     let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
-    for_each_with_progress(&photos, "colorization", |path| {
+    for_each_with_progress(&photos, "colorization", progress, |path| {
         let photo = resized(load_rgb(path)?, options.size);
         let gray = image::DynamicImage::ImageLuma8(image::imageops::grayscale(&photo)).to_rgb8();
-        save_png(
-            &side_by_side(&gray, &photo),
-            &staging.path(png_name(path)),
-            "--out",
-        )
+        save_png(&side_by_side(&gray, &photo), &staging.path(png_name(path)))
     })?;
-    Ok((photos.len(), staging.finish()?))
+    Ok(Written {
+        pairs: photos.len(),
+        kind: "gray|colour",
+        out: staging.finish()?,
+    })
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Staging, for_each_with_progress, png_name, resized, side_by_side};
 use crate::data::image::{list_images, load_rgb, save_png};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 pub struct CombineOptions {
     pub a: PathBuf,
@@ -14,7 +15,21 @@ pub struct CombineOptions {
     pub out: PathBuf,
     /// Resize both sides to this square size; without it, pairs whose sizes differ are skipped.
     pub resize: Option<u32>,
+    /// Replace an existing output folder.
     pub force: bool,
+}
+
+impl CombineOptions {
+    /// Pairs of equal sizes only, into a new folder.
+    pub fn new(a: impl Into<PathBuf>, b: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            a: a.into(),
+            b: b.into(),
+            out: out.into(),
+            resize: None,
+            force: false,
+        }
+    }
 }
 
 /// A pair whose sides differ in size: its name and the sizes of A and B.
@@ -74,7 +89,8 @@ fn by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
         .collect())
 }
 
-pub fn combine(options: &CombineOptions) -> Result<CombineReport> {
+/// Writes an A|B file for every name found on both sides.
+pub fn combine(options: &CombineOptions, progress: &dyn Progress) -> Result<CombineReport> {
     for dir in [&options.a, &options.b] {
         if !dir.is_dir() {
             return Err(Error::MissingDataFolder { path: dir.clone() });
@@ -106,7 +122,7 @@ pub fn combine(options: &CombineOptions) -> Result<CombineReport> {
         });
     }
     let mismatches = std::sync::Mutex::new(Vec::new());
-    for_each_with_progress(&jobs, "combine", |(phase, a_path, b_path)| {
+    for_each_with_progress(&jobs, "combine", progress, |(phase, a_path, b_path)| {
         let (a, b) = (load_rgb(a_path)?, load_rgb(b_path)?);
         if options.resize.is_none() && a.dimensions() != b.dimensions() {
             let name = format!("{phase}/{}", png_name(a_path));
@@ -121,11 +137,23 @@ pub fn combine(options: &CombineOptions) -> Result<CombineReport> {
         save_png(
             &pair,
             &staging.path(Path::new(phase).join(png_name(a_path))),
-            "--out",
         )
     })?;
     report.size_mismatches = mismatches.into_inner().unwrap();
     report.written = jobs.len() - report.size_mismatches.len();
     report.out = staging.finish()?;
     Ok(report)
+}
+
+impl std::fmt::Display for CombineReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {} pairs to {} ({} unpaired names, {} size mismatches)",
+            self.written,
+            self.out.display(),
+            self.unpaired.len(),
+            self.size_mismatches.len()
+        )
+    }
 }

@@ -1,4 +1,4 @@
-//! `data download`: the standard pix2pix datasets from the official server, with a progress bar,
+//! `data download`: the standard pix2pix datasets from the official server, with progress,
 //! resumption of a partial download (HTTP Range), a check that the archive is complete, and
 //! extraction into the official layout (`<to>/<name>/{train,val,test}`).
 
@@ -6,8 +6,9 @@ use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Staging, progress};
+use super::Staging;
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Unit};
 
 /// The official server's folder of archives (`<name>.tar.gz`).
 pub const OFFICIAL_BASE_URL: &str = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets";
@@ -26,7 +27,20 @@ pub struct DownloadOptions {
     /// Folder that receives `<name>/` (and the archive while downloading).
     pub to: PathBuf,
     pub base_url: String,
+    /// Replace an existing dataset folder.
     pub force: bool,
+}
+
+impl DownloadOptions {
+    /// From the official server into `datasets/`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            to: PathBuf::from("datasets"),
+            base_url: OFFICIAL_BASE_URL.into(),
+            force: false,
+        }
+    }
 }
 
 fn failure(url: &str, reason: impl ToString) -> Error {
@@ -37,24 +51,15 @@ fn failure(url: &str, reason: impl ToString) -> Error {
 }
 
 /// Downloads, verifies and extracts; returns the dataset folder.
-pub fn download(options: &DownloadOptions) -> Result<PathBuf> {
+pub fn download(options: &DownloadOptions, progress: &dyn Progress) -> Result<PathBuf> {
     let name = options.name.as_str();
     if name == "cityscapes" {
-        return Err(Error::InvalidOption {
-            option: "NAME",
-            reason: "cityscapes is not redistributed: download gtFine and leftImg8bit from \
-                     cityscapes-dataset.com, then pair photos (A) and colour labels (B) with \
-                     `pix2pix data combine --a <photos> --b <labels> --out <dir>`"
-                .into(),
-        });
+        return Err(Error::NotRedistributed { name: name.into() });
     }
     if !DATASETS.contains(&name) {
-        return Err(Error::InvalidOption {
-            option: "NAME",
-            reason: format!(
-                "unknown dataset '{name}': use one of {}",
-                DATASETS.join(", ")
-            ),
+        return Err(Error::UnknownDataset {
+            name: name.into(),
+            known: DATASETS.join(", "),
         });
     }
     let target = options.to.join(name);
@@ -62,10 +67,10 @@ pub fn download(options: &DownloadOptions) -> Result<PathBuf> {
     if target.exists() && !options.force {
         return Err(Error::OutputExists { path: target });
     }
-    crate::fsutil::create_dir(&options.to, "--to")?;
+    crate::fsutil::create_dir(&options.to)?;
     let url = format!("{}/{name}.tar.gz", options.base_url.trim_end_matches('/'));
     let archive = options.to.join(format!("{name}.tar.gz.part"));
-    fetch(&url, &archive)?;
+    fetch(&url, &archive, progress)?;
     if let Err(reason) = verify(&archive) {
         let _ = std::fs::remove_file(&archive);
         return Err(failure(
@@ -95,7 +100,7 @@ pub fn download(options: &DownloadOptions) -> Result<PathBuf> {
 }
 
 /// Fetches `url` into `part`, continuing from its current length when the server allows it.
-fn fetch(url: &str, part: &Path) -> Result<()> {
+fn fetch(url: &str, part: &Path, progress: &dyn Progress) -> Result<()> {
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let mut request = ureq::get(url);
     if have > 0 {
@@ -116,16 +121,12 @@ fn fetch(url: &str, part: &Path) -> Result<()> {
         .open(part)
         .map_err(|e| Error::io(part, e))?;
     let start = if resumed { have } else { 0 };
-    let bar = progress(0, "download");
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
+    progress.start(
+        "download",
+        Unit::Bytes,
+        start + remaining.unwrap_or(0),
+        start,
     );
-    bar.set_length(start + remaining.unwrap_or(0));
-    bar.set_position(start);
     let mut reader = response.into_body().into_reader();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -135,10 +136,10 @@ fn fetch(url: &str, part: &Path) -> Result<()> {
         }
         file.write_all(&buffer[..n])
             .map_err(|e| Error::io(part, e))?;
-        bar.inc(n as u64);
+        progress.advance(n as u64);
     }
     file.sync_all().map_err(|e| Error::io(part, e))?;
-    bar.finish_and_clear();
+    progress.finish();
     Ok(())
 }
 

@@ -9,9 +9,12 @@ use std::path::PathBuf;
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::region_labelling::{Connectivity, connected_components};
 
-use super::{Staging, for_each_with_progress, input_images, png_name, resized, side_by_side};
+use super::{
+    Staging, Written, for_each_with_progress, input_images, png_name, resized, side_by_side,
+};
 use crate::data::image::{load_rgb, save_png};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 pub struct EdgesOptions {
     pub photos: PathBuf,
@@ -23,7 +26,23 @@ pub struct EdgesOptions {
     pub high: f32,
     /// Edge components with fewer pixels are removed (the official recipe: 5).
     pub min_component: usize,
+    /// Replace an existing output folder.
     pub force: bool,
+}
+
+impl EdgesOptions {
+    /// The official recipe's settings at 256 x 256.
+    pub fn new(photos: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            photos: photos.into(),
+            out: out.into(),
+            size: 256,
+            low: 30.0,
+            high: 90.0,
+            min_component: 5,
+            force: false,
+        }
+    }
 }
 
 /// The edge map of a photo: black one-pixel edges on white.
@@ -104,26 +123,27 @@ fn remove_small_components(image: &mut GrayImage, min_pixels: usize) {
     }
 }
 
-pub fn edges(options: &EdgesOptions) -> Result<(usize, PathBuf)> {
+/// Writes an edges|photo pair for every photo.
+pub fn edges(options: &EdgesOptions, progress: &dyn Progress) -> Result<Written> {
     if options.low > options.high {
         return Err(Error::InvalidOption {
-            option: "--low",
-            reason: format!("{} is above --high {}", options.low, options.high),
+            option: "low",
+            reason: format!("{} is above high {}", options.low, options.high),
         });
     }
     let photos = input_images(&options.photos)?;
     let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
-    for_each_with_progress(&photos, "edges", |path| {
+    for_each_with_progress(&photos, "edges", progress, |path| {
         let photo = resized(load_rgb(path)?, Some(options.size));
         let edges = edge_map(&photo, options.low, options.high, options.min_component);
         let edges = image::DynamicImage::ImageLuma8(edges).to_rgb8();
-        save_png(
-            &side_by_side(&edges, &photo),
-            &staging.path(png_name(path)),
-            "--out",
-        )
+        save_png(&side_by_side(&edges, &photo), &staging.path(png_name(path)))
     })?;
-    Ok((photos.len(), staging.finish()?))
+    Ok(Written {
+        pairs: photos.len(),
+        kind: "edges|photo",
+        out: staging.finish()?,
+    })
 }
 
 #[cfg(test)]

@@ -12,10 +12,31 @@ pub mod split;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Unit};
+
+/// What a tool that writes one pair per photo made.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub pairs: usize,
+    /// What each pair holds, e.g. "edges|photo".
+    pub kind: &'static str,
+    pub out: PathBuf,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {} {} pairs to {}",
+            self.pairs,
+            self.kind,
+            self.out.display()
+        )
+    }
+}
 
 /// An output folder being written: files go to `<out>.partial-<pid>` until [`Staging::finish`].
 pub struct Staging {
@@ -48,7 +69,7 @@ impl Staging {
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         let staging = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        crate::fsutil::create_dir(&staging, "--out")?;
+        crate::fsutil::create_dir(&staging)?;
         Ok(Self {
             target: target.to_path_buf(),
             staging,
@@ -78,31 +99,20 @@ impl Drop for Staging {
     }
 }
 
-/// A progress bar over `len` items, labelled.
-pub fn progress(len: usize, label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .expect("the template is valid")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
-    bar
-}
-
-/// Runs `job` on every item in parallel with a progress bar; the first error stops the run.
+/// Runs `job` on every item in parallel, reporting to `progress`; the first error stops the run.
 pub fn for_each_with_progress<T: Sync>(
     items: &[T],
     label: &str,
+    progress: &dyn Progress,
     job: impl Fn(&T) -> Result<()> + Sync + Send,
 ) -> Result<()> {
-    let bar = progress(items.len(), label);
+    progress.start(label, Unit::Items, items.len() as u64, 0);
     let result = items.par_iter().try_for_each(|item| {
         let outcome = job(item);
-        bar.inc(1);
+        progress.advance(1);
         outcome
     });
-    bar.finish_and_clear();
+    progress.finish();
     result
 }
 

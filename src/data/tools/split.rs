@@ -9,6 +9,7 @@ use rand::seq::SliceRandom;
 
 use super::{Staging, for_each_with_progress, input_images};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 pub struct SplitOptions {
     pub input: PathBuf,
@@ -17,12 +18,49 @@ pub struct SplitOptions {
     pub val: f64,
     pub test: f64,
     pub seed: u64,
+    /// Replace an existing output folder.
     pub force: bool,
 }
 
-/// Images per phase, in the order train, val, test.
-pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
-    for (option, value) in [("--val", options.val), ("--test", options.test)] {
+impl SplitOptions {
+    /// A tenth each for val and test, seed 0.
+    pub fn new(input: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            input: input.into(),
+            out: out.into(),
+            val: 0.1,
+            test: 0.1,
+            seed: 0,
+            force: false,
+        }
+    }
+}
+
+/// Where a split went, with the images per phase.
+#[derive(Clone, Debug)]
+pub struct SplitReport {
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub out: PathBuf,
+}
+
+impl std::fmt::Display for SplitReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: train {}, val {}, test {}",
+            self.out.display(),
+            self.train,
+            self.val,
+            self.test
+        )
+    }
+}
+
+/// Copies the images into train/, val/ and test/ folders.
+pub fn split(options: &SplitOptions, progress: &dyn Progress) -> Result<SplitReport> {
+    for (option, value) in [("val", options.val), ("test", options.test)] {
         if !(0.0..1.0).contains(&value) {
             return Err(Error::InvalidOption {
                 option,
@@ -32,9 +70,9 @@ pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
     }
     if options.val + options.test >= 1.0 {
         return Err(Error::InvalidOption {
-            option: "--val",
+            option: "val",
             reason: format!(
-                "--val {} and --test {} leave nothing for train",
+                "val {} and test {} leave nothing for train",
                 options.val, options.test
             ),
         });
@@ -61,9 +99,9 @@ pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
         })
         .collect();
     for phase in ["train", "val", "test"] {
-        crate::fsutil::create_dir(&staging.path(phase), "--out")?;
+        crate::fsutil::create_dir(&staging.path(phase))?;
     }
-    for_each_with_progress(&jobs, "split", |(file, phase)| {
+    for_each_with_progress(&jobs, "split", progress, |(file, phase)| {
         let target = staging
             .path(phase)
             .join(file.file_name().unwrap_or_default());
@@ -71,5 +109,10 @@ pub fn split(options: &SplitOptions) -> Result<([usize; 3], PathBuf)> {
             .map(|_| ())
             .map_err(|e| Error::io(&target, e))
     })?;
-    Ok(([n_train, n_val, n_test], staging.finish()?))
+    Ok(SplitReport {
+        train: n_train,
+        val: n_val,
+        test: n_test,
+        out: staging.finish()?,
+    })
 }

@@ -1,15 +1,16 @@
-//! The options of a run, saved as `train_opt.json` beside the checkpoints so that `test` and
-//! `translate` rebuild the same networks without architecture flags.
+//! The options of a training run, saved as `train_opt.json` beside the checkpoints so that
+//! `test` and `translate` rebuild the same networks without architecture options.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::LrPolicy;
+use crate::backend::Precision;
 use crate::data::DataOptions;
 use crate::error::{Error, Result};
 use crate::loss::GanMode;
-use crate::model::{ModelOptions, Precision};
-use crate::train::LrPolicy;
+use crate::model::ModelOptions;
 
 /// Training schedule, objective and bookkeeping (the official train options).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,76 +81,56 @@ impl TrainOptions {
 }
 
 /// Everything a training run was started with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunOptions {
     pub model: ModelOptions,
     pub data: DataOptions,
     pub train: TrainOptions,
 }
 
-/// The file name of the saved options in a run folder.
-pub const OPTIONS_FILE: &str = "train_opt.json";
-
 impl RunOptions {
     /// Checks combinations that would fail later, with the option to change.
     pub fn validate(&self) -> Result<()> {
         let invalid = |option, reason: String| Err(Error::InvalidOption { option, reason });
         let m = &self.model;
-        for (option, value) in [("--input_nc", m.input_nc), ("--output_nc", m.output_nc)] {
+        for (option, value) in [("input_nc", m.input_nc), ("output_nc", m.output_nc)] {
             if value != 1 && value != 3 {
                 return invalid(option, format!("{value} channels: images have 1 or 3"));
             }
         }
         for (option, value) in [
-            ("--ngf", m.ngf),
-            ("--ndf", m.ndf),
-            ("--batch_size", self.train.batch_size),
-            ("--crop_size", self.data.crop_size),
-            ("--load_size", self.data.load_size),
+            ("ngf", m.ngf),
+            ("ndf", m.ndf),
+            ("batch_size", self.train.batch_size),
+            ("crop_size", self.data.crop_size),
+            ("load_size", self.data.load_size),
         ] {
             if value == 0 {
                 return invalid(option, "must be at least 1".into());
             }
         }
         if m.n_layers_d == 0 {
-            return invalid("--n_layers_D", "must be at least 1".into());
+            return invalid("n_layers_D", "must be at least 1".into());
         }
         if self.data.preprocess.crops_to_crop_size()
             && let Some(reason) = m.net_g.unsuitable_side(self.data.crop_size)
         {
-            return invalid("--crop_size", reason);
+            return invalid("crop_size", reason);
         }
         if self.data.load_size < self.data.crop_size
             && self.data.preprocess == crate::data::Preprocess::ResizeAndCrop
         {
             return invalid(
-                "--load_size",
+                "load_size",
                 format!(
-                    "{} is smaller than --crop_size {}: load_size must be at least crop_size",
+                    "{} is smaller than crop_size {}: load_size must be at least crop_size",
                     self.data.load_size, self.data.crop_size
                 ),
             );
         }
         if !(self.train.lr > 0.0 && self.train.lr.is_finite()) {
-            return invalid("--lr", "must be a positive number".into());
+            return invalid("lr", "must be a positive number".into());
         }
         Ok(())
-    }
-
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).expect("options serialise to JSON");
-        crate::fsutil::write_atomic(&dir.join(OPTIONS_FILE), &json, "--checkpoints_dir")
-    }
-
-    pub fn load(dir: &Path) -> Result<Self> {
-        let path = dir.join(OPTIONS_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::CorruptCheckpoint {
-            path,
-            reason: e.to_string(),
-        })
     }
 }

@@ -1,22 +1,20 @@
-//! The fused Adam loop (src/train/adam.rs) on LibTorch's CPU buffers, in place.
+//! Adam's fused loop (src/backend/adam.rs) on LibTorch's CPU buffers, in place, as a Burn backend
+//! extension.
 //!
 //! Burn's tensor-op Adam runs about eleven whole-tensor LibTorch operations per parameter, each
-//! writing a fresh buffer; on unet_256 (57M parameters) that was about a fifth of a `tch` training
-//! step on the 2-core machine. Here the loop writes the parameter and both moments where
-//! their buffers are this tensor's alone, and into fresh copies where they are shared.
-
-// burn-tch is deprecated upstream; the `tch` feature is built on it on purpose (README, Backends).
-#![allow(deprecated)]
+//! writing a fresh buffer (BENCHMARKS.md has what that cost). Here the loop writes the parameter
+//! and both moments where their buffers are this tensor's alone, and into fresh copies where they
+//! are shared.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, LibTorch, backend_extension};
 use burn::tensor::Tensor;
 use burn_tch::TchTensor;
 
-use super::adam::AdamStep;
+use crate::backend::adam::{AdamParam, AdamStep};
 
 #[backend_extension(LibTorch)]
-pub trait InPlaceAdam: Backend {
+pub(crate) trait InPlaceAdam: Backend {
     /// (param, moment_1, moment_2) after one Adam step.
     fn adam_in_place(
         param: FloatTensor<Self>,
@@ -55,7 +53,7 @@ impl InPlaceAdam for LibTorch {
             );
         }
         let values = |tensor: &tch::Tensor| tensor.data_ptr() as *mut f32;
-        // SAFETY: the caller (`step`) passes f32 CPU tensors; all four are contiguous with `len`
+        // SAFETY: the caller (src/backend/mod.rs) passes f32 CPU tensors; all four are contiguous with `len`
         // values; the three written ones are each the only user of its buffer (`writable`), so
         // none aliases another or the gradient.
         unsafe {
@@ -70,25 +68,22 @@ impl InPlaceAdam for LibTorch {
     }
 }
 
-/// One Adam step on f32 tensors on LibTorch's CPU device (src/train/adam.rs checks both).
-pub fn step<const D: usize>(
-    param: Tensor<D>,
+/// One Adam step on f32 tensors on LibTorch's CPU device.
+pub(crate) fn step<const D: usize>(
+    state: AdamParam<D>,
     grad: Tensor<D>,
-    moment_1: Tensor<D>,
-    moment_2: Tensor<D>,
     step: AdamStep,
-) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
-    debug_assert_eq!(param.device(), burn::tensor::Device::libtorch());
+) -> AdamParam<D> {
     let (param, moment_1, moment_2) = <Dispatch as InPlaceAdam>::adam_in_place(
-        param.into_dispatch(),
+        state.param.into_dispatch(),
         grad.into_dispatch(),
-        moment_1.into_dispatch(),
-        moment_2.into_dispatch(),
+        state.moment_1.into_dispatch(),
+        state.moment_2.into_dispatch(),
         step,
     );
-    (
-        Tensor::from_dispatch(param),
-        Tensor::from_dispatch(moment_1),
-        Tensor::from_dispatch(moment_2),
-    )
+    AdamParam {
+        param: Tensor::from_dispatch(param),
+        moment_1: Tensor::from_dispatch(moment_1),
+        moment_2: Tensor::from_dispatch(moment_2),
+    }
 }

@@ -1,0 +1,64 @@
+//! 2-D convolutions and transposed convolutions on Flex, forward and backward, as a Burn backend
+//! extension: one im2col over the whole image and one GEMM with the weight as it is stored.
+//!
+//! Flex's own convolution tiles the output in blocks of 512 pixels and transposes the input to
+//! NHWC and the weight to (kh, kw, c) order on one thread at every call; for unet_256's
+//! 512-channel layers at 2x2 to 16x16 that reshuffle of a 16 MB weight dominates, and the
+//! gradients go through the same path (BENCHMARKS.md has the measurements).
+//!
+//! - [`Im2colConv`] (here): the extension trait and the tensor-level entry [`conv`];
+//! - `kernel`: the f32 kernels on Flex's buffers; `im2col` and `gemm`: what they are made of;
+//! - `backward`: the autodiff implementation, which computes only the tracked gradients.
+
+mod backward;
+mod gemm;
+mod im2col;
+mod kernel;
+#[cfg(test)]
+mod tests;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, backend_extension};
+use burn::tensor::Tensor;
+
+use crate::backend::ConvShape;
+
+/// Convolutions (`transposed` false) and transposed convolutions (true) with square kernels,
+/// equal strides and symmetric padding: what pix2pix's networks use. Weights are laid out as in
+/// PyTorch: (out, in, k, k) for convolutions, (in, out, k, k) for transposed ones. The tensors
+/// are f32 (the entry points in src/backend/mod.rs route other dtypes to Burn).
+#[backend_extension(Flex, Autodiff)]
+pub(crate) trait Im2colConv: Backend {
+    fn im2col_conv(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        shape: ConvShape,
+    ) -> FloatTensor<Self>;
+
+    /// One gradient of `im2col_conv`: for its input or for its weight. Apart, so that a
+    /// backward pass computes only what is tracked: no weight gradients through the frozen
+    /// discriminator in the generator's step, no gradient for the images fed in.
+    fn im2col_conv_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        shape: ConvShape,
+        wrt: ConvGradient,
+    ) -> FloatTensor<Self>;
+}
+
+/// Which gradient [`Im2colConv::im2col_conv_backward`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConvGradient {
+    Input,
+    Weight,
+}
+
+/// The convolution (or transposed convolution) of f32 Flex tensors; no bias, the caller adds it.
+pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Im2colConv>::im2col_conv(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        shape,
+    ))
+}

@@ -1,0 +1,126 @@
+//! The kernels against Burn's own convolutions, outputs and gradients.
+
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Distribution, Tensor};
+
+use super::{ConvShape, conv};
+
+fn values(tensor: Tensor<4>) -> Vec<f32> {
+    tensor.into_data().try_into_vec::<f32>().unwrap()
+}
+
+fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
+    let (ours, burns) = (values(ours), values(burns));
+    assert_eq!(ours.len(), burns.len(), "{what}");
+    let scale = burns.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    for (a, b) in ours.iter().zip(&burns) {
+        assert!((a - b).abs() <= 1e-5 * scale.max(1.0), "{what}: {a} vs {b}");
+    }
+}
+
+/// Outputs and both gradients equal Burn's own convolutions, for the geometries the
+/// networks use (U-Net and PatchGAN 4x4 stride 2 or 1, ResNet 3x3 stride 1 or 2 and 7x7,
+/// transposed 4x4 and 3x3 with output padding, the PatchGAN's one-channel output), on a
+/// batch of two images of even and odd sides.
+#[test]
+fn equals_burns_convolutions_and_their_gradients() {
+    let device = Device::flex().autodiff();
+    let random = |shape: [usize; 4]| {
+        Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad()
+    };
+    // (kernel, stride, padding, transposed, output padding, side, in and out channels)
+    let cases = [
+        (4, 2, 1, false, 0, 10, [3, 5]),
+        (4, 2, 1, false, 0, 11, [3, 5]),
+        (3, 2, 1, false, 0, 9, [3, 5]),
+        (4, 1, 1, false, 0, 9, [3, 5]),
+        (3, 1, 1, false, 0, 9, [3, 5]),
+        (7, 1, 0, false, 0, 11, [3, 5]),
+        (4, 2, 1, true, 0, 5, [3, 5]),
+        (3, 2, 1, true, 1, 5, [3, 5]),
+        // The PatchGAN's last layer: one output channel, products big enough to be split.
+        (4, 1, 1, false, 0, 24, [32, 1]),
+    ];
+    for (kernel, stride, padding, transposed, output_padding, side, [c_in, c_out]) in cases {
+        let what = format!(
+            "k{kernel} s{stride} p{padding} t{transposed} op{output_padding} c{c_in}->{c_out}"
+        );
+        let x_ours = random([2, c_in, side, side]);
+        let x_burns = x_ours.clone().detach().require_grad();
+        let weight = random(if transposed {
+            [c_in, c_out, kernel, kernel]
+        } else {
+            [c_out, c_in, kernel, kernel]
+        });
+        let weight_burns = weight.clone().detach().require_grad();
+        let shape = ConvShape {
+            stride,
+            padding,
+            transposed,
+            output_padding,
+        };
+        let ours = conv(x_ours.clone(), weight.clone(), shape);
+        let burns = if transposed {
+            let options = ConvTransposeOptions::new(
+                [stride; 2],
+                [padding; 2],
+                [output_padding; 2],
+                [1; 2],
+                1,
+            );
+            conv_transpose2d(x_burns.clone(), weight_burns.clone(), None, options)
+        } else {
+            let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
+            conv2d(x_burns.clone(), weight_burns.clone(), None, options)
+        };
+        let output_grad =
+            Tensor::<4>::random(burns.dims(), Distribution::Normal(0.0, 1.0), &device);
+        assert_close(ours.clone().inner(), burns.clone().inner(), &what);
+        let grads = (ours * output_grad.clone()).sum().backward();
+        let grads_burns = (burns * output_grad).sum().backward();
+        assert_close(
+            x_ours.grad(&grads).unwrap(),
+            x_burns.grad(&grads_burns).unwrap(),
+            &format!("{what} input gradient"),
+        );
+        assert_close(
+            weight.grad(&grads).unwrap(),
+            weight_burns.grad(&grads_burns).unwrap(),
+            &format!("{what} weight gradient"),
+        );
+    }
+}
+
+/// Each gradient is computed on its own: an untracked input (the images fed in) still
+/// gets its weight gradient, a frozen weight (the discriminator in the generator's step)
+/// its input gradient.
+#[test]
+fn computes_only_the_tracked_gradients() {
+    let device = Device::flex().autodiff();
+    let random =
+        |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let (x, weight) = (random([1, 3, 8, 8]), random([4, 3, 4, 4]));
+    let shape = ConvShape {
+        stride: 2,
+        padding: 1,
+        transposed: false,
+        output_padding: 0,
+    };
+    let both = (x.clone().require_grad(), weight.clone().require_grad());
+    let grads = conv(both.0.clone(), both.1.clone(), shape).sum().backward();
+    let weight_only = weight.clone().require_grad();
+    let grads_weight = conv(x.clone(), weight_only.clone(), shape).sum().backward();
+    let x_only = x.require_grad();
+    let grads_x = conv(x_only.clone(), weight, shape).sum().backward();
+    assert_close(
+        weight_only.grad(&grads_weight).unwrap(),
+        both.1.grad(&grads).unwrap(),
+        "weight gradient with an untracked input",
+    );
+    assert_close(
+        x_only.grad(&grads_x).unwrap(),
+        both.0.grad(&grads).unwrap(),
+        "input gradient with an untracked weight",
+    );
+}

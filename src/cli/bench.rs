@@ -1,0 +1,64 @@
+//! `pix2pix bench`: medians of generator inference, a training step and the data pipeline.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use burn::prelude::*;
+use clap::Args;
+use pix2pix::Precision;
+use pix2pix::bench::{BenchOptions, bench};
+
+use super::args::{ModelArgs, override_fields};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Image side [default: 256]
+    #[arg(long = "crop-size", visible_alias = "crop_size")]
+    crop_size: Option<usize>,
+    /// Images per call [default: 1]
+    #[arg(long = "batch-size", visible_alias = "batch_size")]
+    batch_size: Option<usize>,
+    /// Convolutions in f32 (default), bf16 or f16
+    #[arg(long)]
+    precision: Option<Precision>,
+    /// Calls left out of the median (the first call is reported on its own) [default: 2]
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Timed calls (the median is reported) [default: 5]
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// A folder of images (e.g. JPEG photos) to time decoding and augmentation on
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Threads for the data timing [default: 4]
+    #[arg(long = "num-threads", visible_alias = "num_threads")]
+    num_threads: Option<usize>,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BenchArgs, device: &Device) -> Result<()> {
+    let mut options = BenchOptions::default();
+    options.model = args.model.resolve(&options.model);
+    override_fields!(
+        options,
+        args,
+        crop_size,
+        batch_size,
+        precision,
+        warmup,
+        repeats,
+        num_threads
+    );
+    options.data = args.data;
+    let report = bench(&options, device)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `pix2pix demo`: the whole workflow on a procedural dataset.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use clap::Args;
+use pix2pix::demo::{DEMO_NAME, DemoOptions, run as run_demo};
+
+use super::args::override_fields;
+use super::progress::EpochBars;
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Folder for the demo's dataset, checkpoints and results [default: pix2pix-demo]
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Epochs at the initial learning rate; as many decay afterwards [default: 8]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Side of the images (a power of two >= 32) [default: 64]
+    #[arg(long)]
+    size: Option<u32>,
+    /// Training pairs to generate [default: 200]
+    #[arg(long = "train-images")]
+    train_images: Option<usize>,
+    /// Seed of the dataset and of training [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
+    let mut options = DemoOptions::default();
+    override_fields!(options, args, dir, size, train_images, seed);
+    if let Some(epochs) = args.epochs {
+        (options.n_epochs, options.n_epochs_decay) = (epochs, epochs);
+    }
+    let size = options.size;
+    if !size.is_power_of_two() || size < 32 {
+        bail!("--size {size}: use a power of two of at least 32 (e.g. 64)");
+    }
+    let stop = super::train::stop_flag()?;
+    eprintln!(
+        "pix2pix demo: {} procedural label -> rendering pairs of {size}x{size}, \
+         a unet_{size} trained for {} epochs on CPU",
+        options.train_images,
+        options.n_epochs + options.n_epochs_decay
+    );
+    let summary = run_demo(&options, device, &stop, &mut EpochBars::default())?;
+    if summary.train.interrupted {
+        println!(
+            "stopped; resume with: pix2pix train --continue_train --name {DEMO_NAME} \
+             --checkpoints_dir {} --dataroot {}",
+            options.dir.join("checkpoints").display(),
+            summary.dataroot.display()
+        );
+        return Ok(());
+    }
+    if let Some(test) = summary.test {
+        println!("{test}");
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `pix2pix test`: a generator over `<dataroot>/<phase>`, with the results page and metrics.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use clap::Args;
+use pix2pix::data::DataOptions;
+use pix2pix::infer::{TestOptions, test};
+
+use super::args::{DataArgs, GeneratorArgs};
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    #[command(flatten)]
+    generator: GeneratorArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Where results pages go [default: results]
+    #[arg(long = "results-dir", visible_alias = "results_dir")]
+    results_dir: Option<PathBuf>,
+    /// How many test images to run (0: all) [default: 50]
+    #[arg(long = "num-test", visible_alias = "num_test")]
+    num_test: Option<usize>,
+}
+
+pub fn run(args: TestArgs, device: &Device) -> Result<()> {
+    let loaded = args.generator.load(device)?;
+    // A run's own data options (direction, channels, sizes) are the base; test reads its phase.
+    let base = loaded
+        .run
+        .as_ref()
+        .map(|run| run.data.clone())
+        .unwrap_or_default();
+    let data = args.data.resolve(&DataOptions {
+        phase: "test".into(),
+        ..base
+    });
+    if data.dataroot.as_os_str().is_empty() {
+        bail!("--dataroot is required: the folder holding <phase>/ with A|B images");
+    }
+    let defaults = TestOptions::default();
+    let (name, _) = args.generator.run.locate();
+    let options = TestOptions {
+        name,
+        epoch: args.generator.run.epoch(),
+        results_dir: args.results_dir.unwrap_or(defaults.results_dir),
+        data,
+        num_test: args.num_test.unwrap_or(defaults.num_test),
+        eval: args.generator.eval,
+        seed: args.generator.seed(),
+    };
+    println!("{}", test(&options, &loaded, device)?);
+    Ok(())
+}
