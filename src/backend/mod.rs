@@ -1,6 +1,6 @@
 //! Where pix2pix's operations run. The networks (src/model/) and the optimiser call one entry
-//! point per operation here: [`conv2d`], [`conv_transpose2d`], [`leaky_relu`],
-//! [`batch_norm_train`] and [`adam_step`]. Each decides, in this file only, between our kernels
+//! point per operation here: `conv2d`, `conv_transpose2d`, `leaky_relu`, `batch_norm_train` and
+//! `adam_step`. Each decides, in this file only, between our kernels
 //! (where a backend keeps its buffers in this process and ours are faster than Burn's) and
 //! Burn's own operations (every other backend, dtype or shape):
 //!
