@@ -2,8 +2,14 @@
 //! `export` read it: `<label>_net_G.bpk` and `<label>_net_D.bpk` (Burn's burnpack), the
 //! optimisers' moments in `<label>_optim_G.bpk` / `_optim_D.bpk`, `<label>_state.json` (where
 //! training stands) and `train_opt.json` (the options the run was started with). The label is
-//! `latest` or an epoch number, as in the official code. Every file is written atomically.
+//! `latest` or an epoch number, as in the official code.
+//!
+//! A save is one unit: its files are staged under `*.staged` names, then one atomic write of
+//! `checkpoint_commit.json` switches to them all and the renames follow (finished by
+//! [`Checkpoints::recover`] if a kill interrupts them). Whatever moment a process dies, the folder
+//! holds the previous save or the new one complete, never a mix, at the official file names.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -15,7 +21,9 @@ use serde::de::DeserializeOwned;
 
 use crate::data::DataOptions;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{
+    create_dir, fault_point, rename_synced, sibling, sync_dir, write_atomic, write_synced,
+};
 use crate::model::ModelOptions;
 
 /// The label of the checkpoint that is always the newest.
@@ -64,27 +72,12 @@ impl Checkpoints {
         self.file(label, &format!("optim_{network}.{WEIGHTS_EXTENSION}"))
     }
 
-    fn state_file(&self, label: &str) -> PathBuf {
+    pub(crate) fn state_file(&self, label: &str) -> PathBuf {
         self.file(label, "state.json")
-    }
-
-    pub fn save_network<M: Module>(&self, label: &str, network: &str, module: &M) -> Result<()> {
-        save_module(&self.network_file(label, network), module)
     }
 
     pub fn load_network<M: Module>(&self, label: &str, network: &str, module: M) -> Result<M> {
         load_module(&self.network_file(label, network), module)
-    }
-
-    pub fn save_optimizer(
-        &self,
-        label: &str,
-        network: &str,
-        optimizer: &ModuleOptimizer,
-    ) -> Result<()> {
-        let path = self.optimizer_file(label, network);
-        let bytes = optimizer.into_bytes().map_err(|e| corrupt(&path, e))?;
-        write_atomic(&path, &bytes)
     }
 
     pub fn load_optimizer(
@@ -98,12 +91,95 @@ impl Checkpoints {
         Ok(optimizer.load_record(record))
     }
 
-    /// Writes `<label>_state.json`.
-    pub fn save_state<S: Serialize>(&self, label: &str, state: &S) -> Result<()> {
-        save_json(&self.state_file(label), state)
+    /// Takes the run folder for one training process (creating the folder). The lock is the
+    /// operating system's, on `train.lock`: it ends with the process however that dies, so a lock
+    /// file left by a dead process is simply taken over.
+    pub fn lock(&self) -> Result<RunLock> {
+        create_dir(&self.dir)?;
+        let path = self.dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| Error::unwritable(&path, source))?;
+        match file.try_lock() {
+            Ok(()) => {
+                // The holder's pid, for the message a second process gets.
+                let pid = std::process::id().to_string();
+                file.set_len(0)
+                    .and_then(|()| (&file).write_all(pid.as_bytes()))
+                    .map_err(|source| Error::unwritable(&path, source))?;
+                Ok(RunLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::RunInUse {
+                path: self.dir.clone(),
+                pid: std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|pid| pid.trim().parse().ok()),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::unwritable(&path, source)),
+        }
     }
 
-    /// Whether checkpoint `label` was saved (its state file is written last).
+    /// Starts a save: its files are staged beside their final names until [`Save::commit`].
+    pub fn begin_save(&self) -> Save<'_> {
+        Save {
+            checkpoints: self,
+            renames: Vec::new(),
+        }
+    }
+
+    /// Brings the folder to its last committed save: finishes the switch of a save whose commit
+    /// was written (a kill or power cut during the renames), and removes what a save or write
+    /// that never committed left behind (staged and temporary files). Idempotent; training calls
+    /// it before it reads anything.
+    pub fn recover(&self) -> Result<()> {
+        let commit_path = self.dir.join(COMMIT_FILE);
+        if commit_path.is_file() {
+            let commit: Commit = load_json(&commit_path)?;
+            self.roll_forward(&commit)?;
+            remove(&commit_path)?;
+        }
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(Error::io(&self.dir, source)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_str().is_some_and(is_leftover) && entry.path().is_file() {
+                remove(&entry.path())?;
+            }
+        }
+        sync_dir(&self.dir)
+    }
+
+    /// Renames each staged file of `commit` that is still there to its final name.
+    fn roll_forward(&self, commit: &Commit) -> Result<()> {
+        for (staged, current) in &commit.renames {
+            let staged = self.entry(staged)?;
+            if staged.is_file() {
+                rename_synced(&staged, &self.entry(current)?)?;
+                fault_point();
+            }
+        }
+        Ok(())
+    }
+
+    /// `<dir>/<name>` for a file name read from a commit (never a path elsewhere).
+    fn entry(&self, name: &str) -> Result<PathBuf> {
+        if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+            return Err(corrupt(
+                &self.dir.join(COMMIT_FILE),
+                format!("{name:?} is not a file name"),
+            ));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    /// Whether checkpoint `label` was saved.
     pub fn has_state(&self, label: &str) -> bool {
         self.state_file(label).is_file()
     }
@@ -128,15 +204,152 @@ impl Checkpoints {
     }
 }
 
-/// Writes a module as burnpack weights.
+/// The files of one save (networks, optimisers, states, for one label or several), staged beside
+/// their final names and made current together by [`Save::commit`]. Dropped uncommitted, it
+/// removes what it staged, and the previous save stays current.
+pub struct Save<'a> {
+    checkpoints: &'a Checkpoints,
+    /// (staged, final) paths.
+    renames: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Save<'_> {
+    /// Stages `<label>_net_<network>.bpk`.
+    pub fn network<M: Module>(&mut self, label: &str, network: &str, module: &M) -> Result<()> {
+        let path = self.checkpoints.network_file(label, network);
+        let bytes = module_bytes(&path, module)?;
+        self.stage(path, &bytes)
+    }
+
+    /// Stages `<label>_optim_<network>.bpk`.
+    pub fn optimizer(
+        &mut self,
+        label: &str,
+        network: &str,
+        optimizer: &ModuleOptimizer,
+    ) -> Result<()> {
+        let path = self.checkpoints.optimizer_file(label, network);
+        let bytes = optimizer.into_bytes().map_err(|e| corrupt(&path, e))?;
+        self.stage(path, &bytes)
+    }
+
+    /// Stages `<label>_state.json`.
+    pub fn state<S: Serialize>(&mut self, label: &str, state: &S) -> Result<()> {
+        let path = self.checkpoints.state_file(label);
+        self.stage(path, &json_bytes(state))
+    }
+
+    fn stage(&mut self, path: PathBuf, bytes: &[u8]) -> Result<()> {
+        let staged = sibling(&path, STAGED_SUFFIX);
+        write_synced(&staged, bytes)?;
+        self.renames.push((staged, path));
+        fault_point();
+        Ok(())
+    }
+
+    /// Makes every staged file current at once. The switch is the atomic write of the commit
+    /// file naming the renames: before it the previous save is current, after it this one is,
+    /// and [`Checkpoints::recover`] finishes renames that a kill interrupted.
+    pub fn commit(mut self) -> Result<()> {
+        let dir = self.checkpoints.dir.clone();
+        sync_dir(&dir)?;
+        fault_point();
+        let name = |path: &Path| -> String {
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into()
+        };
+        let commit = Commit {
+            renames: self
+                .renames
+                .iter()
+                .map(|(staged, current)| (name(staged), name(current)))
+                .collect(),
+        };
+        let commit_path = dir.join(COMMIT_FILE);
+        let pending = sibling(&commit_path, STAGED_SUFFIX);
+        write_synced(&pending, &json_bytes(&commit))?;
+        fault_point();
+        rename_synced(&pending, &commit_path)?;
+        fault_point();
+        self.renames.clear();
+        self.checkpoints.roll_forward(&commit)?;
+        remove(&commit_path)?;
+        sync_dir(&dir)?;
+        fault_point();
+        Ok(())
+    }
+}
+
+impl Drop for Save<'_> {
+    fn drop(&mut self) {
+        for (staged, _) in &self.renames {
+            let _ = std::fs::remove_file(staged);
+        }
+    }
+}
+
+/// A run folder held by this process (see [`Checkpoints::lock`]); released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// The file that keeps a second trainer out of a run folder.
+const LOCK_FILE: &str = "train.lock";
+
+/// The switch of a save: which staged files become which checkpoint files (names in the run
+/// folder).
+#[derive(Serialize, serde::Deserialize)]
+struct Commit {
+    renames: Vec<(String, String)>,
+}
+
+/// The file whose atomic appearance makes a save current.
+const COMMIT_FILE: &str = "checkpoint_commit.json";
+
+/// Appended to a file's name while it is staged.
+const STAGED_SUFFIX: &str = ".staged";
+
+/// A staged file of a save that never committed, or a temporary file of [`write_atomic`].
+fn is_leftover(name: &str) -> bool {
+    name.ends_with(STAGED_SUFFIX)
+        || name
+            .rsplit_once(".tmp")
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::unwritable(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` is a file that training keeps in a run folder (weights, optimiser moments,
+/// states, options, log, lock, commit): files that nothing but training may write.
+pub fn is_run_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name.ends_with(&format!(".{WEIGHTS_EXTENSION}"))
+        || name.ends_with("_state.json")
+        || [OPTIONS_FILE, COMMIT_FILE, LOCK_FILE, "loss_log.jsonl"].contains(&name)
+}
+
+/// Writes a module as burnpack weights (atomically).
 pub fn save_module<M: Module>(path: &Path, module: &M) -> Result<()> {
+    write_atomic(path, &module_bytes(path, module)?)
+}
+
+fn module_bytes<M: Module>(path: &Path, module: &M) -> Result<Bytes> {
     // valid() folds pending batch-norm running-statistic updates into the saved values.
-    let bytes = module
+    module
         .valid()
         .into_record()
         .into_bytes()
-        .map_err(|e| corrupt(path, e))?;
-    write_atomic(path, &bytes)
+        .map_err(|e| corrupt(path, e))
 }
 
 /// Loads burnpack weights into `module`, which must have the file's parameters and shapes.
@@ -152,8 +365,11 @@ pub fn load_module<M: Module>(path: &Path, module: M) -> Result<M> {
 }
 
 fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).expect("options and states serialise to JSON");
-    write_atomic(path, &json)
+    write_atomic(path, &json_bytes(value))
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).expect("options, states and commits serialise to JSON")
 }
 
 fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T> {

@@ -52,11 +52,11 @@ pub enum Error {
 
     #[error(
         "{path} was made with other options: {}",
-        OptionConflict::list(conflicts)
+        OptionChange::list(conflicts)
     )]
     OptionConflict {
         path: PathBuf,
-        conflicts: Vec<OptionConflict>,
+        conflicts: Vec<OptionChange>,
     },
 
     #[error("cannot write {path}: {source}")]
@@ -91,6 +91,18 @@ pub enum Error {
 
     #[error("{path} already exists (nothing was written)")]
     OutputExists { path: PathBuf },
+
+    #[error("{path} is a training run's own file: nothing else writes over it")]
+    RunFile { path: PathBuf },
+
+    #[error("{path} exists and is not a regular file: nothing is written over it")]
+    NotARegularFile { path: PathBuf },
+
+    #[error("{path} already holds a training run (nothing was overwritten)")]
+    RunExists { path: PathBuf },
+
+    #[error("{path} is in use by another training process{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    RunInUse { path: PathBuf, pid: Option<u32> },
 
     #[error(
         "the output {output} and the input {input} overlap: choose an output outside the input"
@@ -145,21 +157,21 @@ impl Error {
 
 /// An option given for a checkpoint that was made with another value.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OptionConflict {
+pub struct OptionChange {
     /// The official name, e.g. `netG`.
     pub option: &'static str,
     pub saved: String,
     pub given: String,
 }
 
-impl OptionConflict {
-    fn list(conflicts: &[OptionConflict]) -> String {
+impl OptionChange {
+    fn list(conflicts: &[OptionChange]) -> String {
         let items: Vec<String> = conflicts.iter().map(|c| c.to_string()).collect();
         items.join(", ")
     }
 }
 
-impl fmt::Display for OptionConflict {
+impl fmt::Display for OptionChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

@@ -89,6 +89,20 @@ fn train_test_translate_and_info_through_the_binary() {
     ));
     let translated = image::open(dir.join("out/odd.png")).unwrap();
     assert_eq!((translated.width(), translated.height()), (45, 37));
+    // Existing results are kept unless --force; --skip-existing continues a folder.
+    let again = |extra: &[&str]| {
+        let mut args = vec!["translate", "--name", "cli", "inputs", "--output", "out"];
+        args.extend_from_slice(extra);
+        pix2pix(&args, dir)
+    };
+    fails_with(again(&[]), &["out/odd.png", "--force"]);
+    let skipped = ok(again(&["--skip-existing"]));
+    assert!(
+        stdout(&skipped).contains("translated 0 images"),
+        "{}",
+        stdout(&skipped)
+    );
+    ok(again(&["--force"]));
     ok(pix2pix(
         &[
             "translate",
@@ -126,8 +140,9 @@ fn continue_train_resumes_from_latest_and_keeps_the_options() {
         train_tiny(dir, "resume", &[]),
         &["--continue_train", "nothing was overwritten"],
     );
-    // Resume with more epochs; architecture comes from the saved options.
-    ok(pix2pix(
+    // Resume with more epochs: only the flags typed change, and each change is shown; the
+    // architecture and the other settings come from the saved options.
+    let resumed = ok(pix2pix(
         &[
             "train",
             "--name",
@@ -135,15 +150,44 @@ fn continue_train_resumes_from_latest_and_keeps_the_options() {
             "--continue_train",
             "--n_epochs",
             "2",
-            "--n_epochs_decay",
-            "1",
             "--batch_size",
             "2",
         ],
         dir,
     ));
+    assert!(
+        stdout(&resumed).contains("n_epochs: 1 -> 2"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert!(
+        !stdout(&resumed).contains("batch_size"),
+        "{}",
+        stdout(&resumed)
+    );
     assert_eq!(state(dir)["epoch"], 4);
     assert_eq!(state(dir)["total_iters"], 6);
+    let saved: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("checkpoints/resume/train_opt.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["train"]["display_freq"], 4);
+    assert_eq!(saved["train"]["n_epochs"], 2);
+    // A flag that changes what the run computes is refused, naming both values.
+    fails_with(
+        pix2pix(
+            &[
+                "train",
+                "--name",
+                "resume",
+                "--continue_train",
+                "--seed",
+                "3",
+            ],
+            dir,
+        ),
+        &["--seed (checkpoint: 0, given: 3)"],
+    );
     // Contradicting the saved architecture is an error naming the flag.
     fails_with(
         pix2pix(

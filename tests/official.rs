@@ -216,6 +216,35 @@ fn export_writes_official_files_that_load_back_with_the_same_outputs() {
     ));
     assert!(dir.join("exported/g_D.safetensors").is_file());
 
+    // Existing files are replaced only with --force; a run's own files and anything that is not
+    // a regular file never are.
+    let export_to = |output: &str, force: bool| {
+        let mut args = vec!["export", "--name", "ours", "--output", output];
+        if force {
+            args.push("--force");
+        }
+        pix2pix(&args, dir)
+    };
+    fails_with(
+        export_to("exported/latest_net_G.pth", false),
+        &["exported/latest_net_G.pth", "--force"],
+    );
+    ok(export_to("exported/latest_net_G.pth", true));
+    let own = std::fs::read(dir.join("checkpoints/ours/latest_net_G.bpk")).unwrap();
+    fails_with(
+        export_to("checkpoints/ours/latest_net_G.bpk", true),
+        &["latest_net_G.bpk", "training run's own file"],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("checkpoints/ours/latest_net_G.bpk")).unwrap(),
+        own
+    );
+    std::fs::create_dir_all(dir.join("folder.pth")).unwrap();
+    fails_with(
+        export_to("folder.pth", true),
+        &["folder.pth", "not a regular file"],
+    );
+
     let d = pix2pix::interop::read_pth(&dir.join("exported/latest_net_D.pth")).unwrap();
     assert!(matches!(
         pix2pix::interop::detect(&d),

@@ -130,8 +130,9 @@ fn a_saved_generator_reloads_bit_identically_in_eval_mode() {
 
     // Saving the loaded network again and reloading it gives the same outputs, bit for bit.
     let copy = Checkpoints::new(root.path().join("copy"));
-    std::fs::create_dir_all(copy.dir()).unwrap();
-    copy.save_network("again", "G", &a.generator).unwrap();
+    let mut save = copy.begin_save();
+    save.network("again", "G", &a.generator).unwrap();
+    save.commit().unwrap();
     let again = copy
         .load_network("again", "G", a.model.generator(&device))
         .unwrap()

@@ -109,7 +109,18 @@ fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMu
 }
 
 pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
-    if let Some(reason) = options.model.net_g.unsuitable_side(options.crop_size) {
+    options.model.validate()?;
+    if options.batch_size == 0 {
+        return Err(Error::InvalidOption {
+            option: "batch_size",
+            reason: "must be at least 1".into(),
+        });
+    }
+    let side = options.crop_size;
+    let model = &options.model;
+    if let Some(reason) =
+        (model.net_g.unsuitable_side(side)).or_else(|| model.unsuitable_discriminator_side(side))
+    {
         return Err(Error::InvalidOption {
             option: "crop_size",
             reason,

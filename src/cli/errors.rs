@@ -120,6 +120,13 @@ fn hint(error: &Error, command: &str) -> Option<String> {
             _ => "check --name, --checkpoints_dir and --epoch (latest or an epoch number)",
         },
         Error::OutputExists { .. } => "pass --force to replace it",
+        Error::RunExists { .. } => "pass --continue_train to resume it, or choose another --name",
+        Error::RunInUse { .. } => {
+            "wait for that run to finish or stop it (Ctrl-C saves it), or choose another --name"
+        }
+        Error::RunFile { .. } | Error::NotARegularFile { .. } => {
+            return Some(format!("choose a file path with {}", output_flag(command)));
+        }
         Error::NonFiniteLoss { .. } => "lower --lr or check the data",
         Error::NotRedistributed { .. } => {
             "pair them with `pix2pix data combine --a <photos> --b <labels> --out <dir>`"

@@ -18,11 +18,20 @@ pub struct ExportArgs {
     /// File for G; D goes beside it (<epoch>_net_D.pth for <epoch>_net_G.pth)
     #[arg(long, short)]
     output: PathBuf,
+    /// Replace existing output files
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
     let format = args.format.unwrap_or_default();
-    for file in export_run(&args.run.run_dir(), &args.run.epoch(), format, &args.output)? {
+    for file in export_run(
+        &args.run.run_dir(),
+        &args.run.epoch(),
+        format,
+        &args.output,
+        args.force,
+    )? {
         println!("wrote {}", file.display());
     }
     Ok(())

@@ -15,6 +15,7 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs, device: &Device) -> Result<()> {
     let options = args.model.resolve(&ModelOptions::default());
+    options.validate()?;
     let generator = options.generator(device);
     let discriminator = options.discriminator(device);
     println!(

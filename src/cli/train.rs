@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use clap::Args;
 use pix2pix::Precision;
-use pix2pix::checkpoint::{Checkpoints, LATEST};
+use pix2pix::checkpoint::Checkpoints;
 use pix2pix::data::DataOptions;
 use pix2pix::loss::GanMode;
 use pix2pix::model::ModelOptions;
@@ -130,15 +130,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
                 run_dir.display()
             )
         })?;
-        let conflicts = args.model.overrides().conflicts(&saved.model);
-        if !conflicts.is_empty() {
-            return Err(pix2pix::Error::OptionConflict {
-                path: run_dir,
-                conflicts,
-            })
-            .context("--continue_train");
-        }
-        RunOptions {
+        let resumed = RunOptions {
             model: args.model.resolve(&saved.model),
             data: args.data.resolve(&saved.data),
             train: TrainOptions {
@@ -146,18 +138,15 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
                 checkpoints_dir,
                 ..args.schedule.resolve(&saved.train)
             },
+        };
+        for change in saved.resume_changes(&resumed).context("--continue_train")? {
+            println!("{}: {} -> {}", change.option, change.saved, change.given);
         }
+        resumed
     } else {
         let data = args.data.resolve(&DataOptions::default());
         if data.dataroot.as_os_str().is_empty() {
             bail!("--dataroot is required: the folder holding <phase>/ with A|B images");
-        }
-        if checkpoints.has_state(LATEST) {
-            bail!(
-                "{} already holds a training run: pass --continue_train to resume it, or \
-                 choose another --name (nothing was overwritten)",
-                run_dir.display()
-            );
         }
         RunOptions {
             model: args.model.resolve(&ModelOptions::default()),
@@ -191,17 +180,17 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
     Ok(())
 }
 
-/// A flag set by Ctrl-C, polled by the training loop after each step; a second Ctrl-C exits
-/// at once.
+/// A flag set by Ctrl-C, SIGTERM or SIGHUP, polled by the training loop after each step; a
+/// second signal exits at once (the last complete checkpoint stays current).
 pub fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler = stop.clone();
     ctrlc::set_handler(move || {
         if handler.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond Ctrl-C: exiting without saving");
+            eprintln!("\nsecond stop signal: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!("\nCtrl-C: finishing the current step and saving a resumable checkpoint...");
+        eprintln!("\nstop signal: finishing the current step and saving a resumable checkpoint...");
     })
     .context("cannot install the Ctrl-C handler")?;
     Ok(stop)

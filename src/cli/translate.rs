@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
-use pix2pix::infer::translate_files;
+use pix2pix::infer::{Existing, translate_files};
 
 use super::args::GeneratorArgs;
 use super::progress::Bars;
@@ -20,15 +20,27 @@ pub struct TranslateArgs {
     output: PathBuf,
     #[command(flatten)]
     generator: GeneratorArgs,
+    /// Replace existing output files
+    #[arg(long, conflicts_with = "skip_existing")]
+    force: bool,
+    /// Keep existing output files and translate the rest (continues an interrupted folder)
+    #[arg(long = "skip-existing", visible_alias = "skip_existing")]
+    skip_existing: bool,
 }
 
 pub fn run(args: TranslateArgs, device: &Device) -> Result<()> {
     let loaded = args.generator.load(device)?;
     device.seed(args.generator.seed());
+    let existing = match (args.force, args.skip_existing) {
+        (true, _) => Existing::Replace,
+        (_, true) => Existing::Skip,
+        _ => Existing::Refuse,
+    };
     let written = translate_files(
         &loaded,
         &args.inputs,
         &args.output,
+        existing,
         device,
         &Bars::default(),
     )?;

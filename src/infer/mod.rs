@@ -39,7 +39,7 @@ use crate::interop::{self, Detected, StateDict};
 use crate::model::{Generator, ModelOptions, ModelOverrides};
 
 pub use test::{TestOptions, TestSummary, test};
-pub use translate::{translate_files, translate_image};
+pub use translate::{Existing, translate_files, translate_image};
 
 /// Where the generator weights come from.
 #[derive(Clone, Debug)]

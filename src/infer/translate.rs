@@ -91,6 +91,7 @@ pub fn translate_files(
     loaded: &LoadedGenerator,
     inputs: &[PathBuf],
     output: &Path,
+    existing: Existing,
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>> {
@@ -112,19 +113,34 @@ pub fn translate_files(
                 input: file.clone(),
             });
         }
+        if existing == Existing::Refuse && target.exists() {
+            return Err(Error::OutputExists { path: target });
+        }
     }
     progress.start("translate", Unit::Items, files.len() as u64, 0);
-    let written = files
-        .iter()
-        .map(|file| {
+    let mut written = Vec::new();
+    for file in &files {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+        let target = output.join(format!("{stem}.png"));
+        if !(existing == Existing::Skip && target.is_file()) {
             let translated = translate_image(loaded, &load_image(file)?, device);
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-            let target = output.join(format!("{stem}.png"));
             save_png(&translated, &target)?;
-            progress.advance(1);
-            Ok(target)
-        })
-        .collect();
+            written.push(target);
+        }
+        progress.advance(1);
+    }
     progress.finish();
-    written
+    Ok(written)
+}
+
+/// What [`translate_files`] does with output files that already exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Stop before translating anything (nothing is overwritten).
+    #[default]
+    Refuse,
+    /// Write over them.
+    Replace,
+    /// Keep them and translate the other images: an interrupted folder continues.
+    Skip,
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
-use crate::checkpoint::{Checkpoints, SavedRun};
+use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
 
 /// The export's file format.
@@ -37,14 +37,29 @@ pub fn discriminator_output(output: &Path) -> PathBuf {
 }
 
 /// Exports G (and D, when the run has one) of checkpoint `epoch` in `run_dir`; returns the
-/// files written.
+/// files written. An existing output is replaced only with `force`, and never when it is one of a
+/// run's own files.
 pub fn export_run(
     run_dir: &Path,
     epoch: &str,
     format: ExportFormat,
     output: &Path,
+    force: bool,
 ) -> Result<Vec<PathBuf>> {
     let checkpoints = Checkpoints::new(run_dir);
+    let has_discriminator = checkpoints.network_file(epoch, "D").is_file();
+    let mut outputs = vec![output.to_path_buf()];
+    if has_discriminator {
+        outputs.push(discriminator_output(output));
+    }
+    for path in &outputs {
+        if is_run_file(path) {
+            return Err(Error::RunFile { path: path.clone() });
+        }
+        if path.exists() && !force {
+            return Err(Error::OutputExists { path: path.clone() });
+        }
+    }
     let run: SavedRun = checkpoints.load_options()?;
     let device = crate::device::cpu()?;
     let write = |path: &Path, dict| match format {
@@ -54,7 +69,7 @@ pub fn export_run(
     let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
     write(output, generator_state_dict(&generator, &run.model))?;
     let mut written = vec![output.to_path_buf()];
-    if checkpoints.network_file(epoch, "D").is_file() {
+    if has_discriminator {
         let d = checkpoints.load_network(epoch, "D", run.model.discriminator(&device))?;
         let d_output = discriminator_output(output);
         if d_output == output {

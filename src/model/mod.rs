@@ -51,13 +51,19 @@ impl FromStr for GeneratorArch {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = || {
             format!(
-                "unknown generator '{s}': use unet_<N> with N a power of two >= 32 \
-                 (unet_256, unet_128, unet_64, unet_32) or resnet_9blocks / resnet_6blocks"
+                "unknown generator '{s}': use unet_<N> with N a power of two from 32 to {} \
+                 (unet_256, unet_128, unet_64, unet_32) or resnet_<N>blocks with N from 1 to {} \
+                 (resnet_9blocks, resnet_6blocks)",
+                1usize << Self::MAX_UNET_DOWNS,
+                Self::MAX_RESNET_BLOCKS
             )
         };
         if let Some(size) = s.strip_prefix("unet_") {
             let size: usize = size.parse().map_err(|_| invalid())?;
-            if !size.is_power_of_two() || size < (1 << UnetConfig::MIN_DOWNS) {
+            if !size.is_power_of_two()
+                || size < (1 << UnetConfig::MIN_DOWNS)
+                || size > (1 << Self::MAX_UNET_DOWNS)
+            {
                 return Err(invalid());
             }
             return Ok(GeneratorArch::Unet {
@@ -69,6 +75,9 @@ impl FromStr for GeneratorArch {
             .and_then(|rest| rest.strip_suffix("blocks"))
         {
             let n_blocks = blocks.parse().map_err(|_| invalid())?;
+            if !(1..=Self::MAX_RESNET_BLOCKS).contains(&n_blocks) {
+                return Err(invalid());
+            }
             return Ok(GeneratorArch::Resnet { n_blocks });
         }
         Err(invalid())
@@ -89,6 +98,11 @@ impl From<GeneratorArch> for String {
 }
 
 impl GeneratorArch {
+    /// The deepest U-Net, unet_16384: its inputs are padded to multiples of 16384 pixels.
+    pub const MAX_UNET_DOWNS: usize = 14;
+    /// The most residual blocks (resnet_100blocks has about 120 M parameters).
+    pub const MAX_RESNET_BLOCKS: usize = 100;
+
     /// Image sides must be multiples of this.
     pub fn size_multiple(self) -> usize {
         match self {
@@ -99,6 +113,18 @@ impl GeneratorArch {
 
     /// Why crops of `side` pixels do not suit this generator, if they do not.
     pub fn unsuitable_side(self, side: usize) -> Option<String> {
+        if side == 0 {
+            return Some("must be at least 1".into());
+        }
+        if let GeneratorArch::Resnet { .. } = self {
+            // Reflection padding needs more than one pixel after the downsamplings.
+            let least = 2 << resnet::DOWNSAMPLINGS;
+            if side < least {
+                return Some(format!(
+                    "{side} pixels are too small for netG {self}: crops must be at least {least}"
+                ));
+            }
+        }
         let multiple = self.size_multiple();
         (!side.is_multiple_of(multiple)).then(|| {
             format!(
@@ -192,17 +218,66 @@ impl ModelOptions {
         }
     }
 
+    /// Checks values that cannot build the networks, naming the option.
+    pub fn validate(&self) -> crate::Result<()> {
+        let invalid = |option, reason: String| Err(crate::Error::InvalidOption { option, reason });
+        for (option, value) in [("input_nc", self.input_nc), ("output_nc", self.output_nc)] {
+            if value != 1 && value != 3 {
+                return invalid(option, format!("{value} channels: images have 1 or 3"));
+            }
+        }
+        for (option, value) in [
+            ("ngf", self.ngf),
+            ("ndf", self.ndf),
+            ("n_layers_D", self.n_layers_d),
+        ] {
+            if value == 0 {
+                return invalid(option, "must be at least 1".into());
+            }
+        }
+        if !self.init.gain.is_finite() {
+            return invalid("init_gain", "must be a number".into());
+        }
+        Ok(())
+    }
+
+    /// The strided layers of the PatchGAN; None for the PixelGAN.
+    fn patchgan_layers(&self) -> Option<usize> {
+        match self.net_d {
+            DiscriminatorArch::Basic => Some(3),
+            DiscriminatorArch::NLayers => Some(self.n_layers_d),
+            DiscriminatorArch::Pixel => None,
+        }
+    }
+
+    /// Why D cannot see crops of `side` pixels, if it cannot: each strided layer halves them,
+    /// and the PatchGAN needs a patch left after its last layer.
+    pub fn unsuitable_discriminator_side(&self, side: usize) -> Option<String> {
+        let n_layers = self.patchgan_layers()?;
+        if patchgan::output_side(n_layers, side).is_some() {
+            return None;
+        }
+        let least = (1..=1 << 20).find(|&s| patchgan::output_side(n_layers, s).is_some());
+        Some(match least {
+            Some(least) => format!(
+                "{side} pixels leave no patch for netD {} with {n_layers} layers: crops must be \
+                 at least {least} (or use fewer n_layers_D, or netD pixel)",
+                self.net_d
+            ),
+            None => format!(
+                "netD {} with {n_layers} layers is deeper than any crop",
+                self.net_d
+            ),
+        })
+    }
+
     pub fn discriminator(&self, device: &Device) -> PatchDiscriminator {
         let input_nc = self.discriminator_input_nc();
-        let n_layers = match self.net_d {
-            DiscriminatorArch::Basic => 3,
-            DiscriminatorArch::NLayers => self.n_layers_d,
-            DiscriminatorArch::Pixel => {
-                return PixelDiscriminatorConfig::new(input_nc)
-                    .with_ndf(self.ndf)
-                    .with_norm(self.norm)
-                    .init(&self.init, device);
-            }
+        let Some(n_layers) = self.patchgan_layers() else {
+            return PixelDiscriminatorConfig::new(input_nc)
+                .with_ndf(self.ndf)
+                .with_norm(self.norm)
+                .init(&self.init, device);
         };
         NLayerDiscriminatorConfig::new(input_nc)
             .with_ndf(self.ndf)

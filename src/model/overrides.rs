@@ -2,7 +2,7 @@
 //! resume): `None` means "as the checkpoint says".
 
 use super::{GeneratorArch, ModelOptions, NormKind};
-use crate::error::OptionConflict;
+use crate::error::OptionChange;
 
 /// The generator options a caller gives on top of a checkpoint's.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,14 +29,14 @@ impl ModelOverrides {
     }
 
     /// The given options that contradict `saved`, named as the official options.
-    pub fn conflicts(&self, saved: &ModelOptions) -> Vec<OptionConflict> {
+    pub fn conflicts(&self, saved: &ModelOptions) -> Vec<OptionChange> {
         fn check<T: ToString>(
             option: &'static str,
             saved: T,
             given: Option<T>,
-        ) -> Option<OptionConflict> {
+        ) -> Option<OptionChange> {
             let (saved, given) = (saved.to_string(), given?.to_string());
-            (saved != given).then_some(OptionConflict {
+            (saved != given).then_some(OptionChange {
                 option,
                 saved,
                 given,

@@ -9,6 +9,21 @@ use super::init::{ConvSpec, InitOptions};
 use super::norm::{Norm, NormKind};
 use crate::backend::{self, Precision};
 
+/// The side of the logit map of a PatchGAN with `n_layers` strided layers for inputs of `side`
+/// pixels; None when a layer gets less than its 4x4 kernel.
+pub fn output_side(n_layers: usize, side: usize) -> Option<usize> {
+    // Every layer is a 4x4 convolution with padding 1: strided ones, then two unstrided.
+    let conv = |side: usize, stride: usize| (side + 2).checked_sub(4).map(|r| r / stride + 1);
+    let mut side = side;
+    for _ in 0..n_layers {
+        side = conv(side, 2)?;
+    }
+    for _ in 0..2 {
+        side = conv(side, 1)?;
+    }
+    (side > 0).then_some(side)
+}
+
 #[derive(Config, Debug)]
 pub struct NLayerDiscriminatorConfig {
     /// Channels D sees: input_nc + output_nc when conditional, output_nc otherwise.

@@ -23,7 +23,7 @@ use crate::checkpoint::{Checkpoints, LATEST};
 use crate::data::image::{first_image, save_png};
 use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
-use crate::fsutil::create_dir;
+use crate::fsutil::write_atomic;
 use crate::report::{Page, Section, write_page};
 use crate::seed::Stream;
 
@@ -133,8 +133,12 @@ pub fn train(
     options.validate()?;
     let train = &options.train;
     let run_dir = train.run_dir();
-    create_dir(&run_dir)?;
     let checkpoints = Checkpoints::new(&run_dir);
+    let _lock = checkpoints.lock()?;
+    checkpoints.recover()?;
+    if resume.is_none() && checkpoints.has_state(LATEST) {
+        return Err(Error::RunExists { path: run_dir });
+    }
 
     let dataset = AlignedDataset::open(
         &options.data,
@@ -159,8 +163,11 @@ pub fn train(
         epoch: train.epoch_count,
         ..TrainState::default()
     };
+    // A run stopped before its first save resumes from its start.
+    let resume = resume.filter(|&label| label != LATEST || checkpoints.has_state(LATEST));
     if let Some(label) = resume {
         state = checkpoints.load_state(label)?;
+        check_state(&checkpoints, label, &state, loader.dataset().len())?;
         model.generator = checkpoints.load_network(label, "G", model.generator)?;
         model.optimizer = checkpoints.load_optimizer(label, "G", model.optimizer)?;
         if let Some(adversary) = model.adversary.as_mut() {
@@ -171,6 +178,7 @@ pub fn train(
         }
     }
     checkpoints.save_options(options)?;
+    cut_loss_log(&run_dir, state.total_iters)?;
 
     let scheduler = Scheduler {
         policy: train.lr_policy,
@@ -238,7 +246,7 @@ pub fn train(
                 save_visuals(&web, &train.name, epoch, visuals)?;
             }
             if stop.load(Ordering::SeqCst) {
-                save_checkpoint(&checkpoints, LATEST, &model, &state)?;
+                save_checkpoint(&checkpoints, &[LATEST], &model, &state)?;
                 observer.observe(&TrainEvent::Stopped);
                 summary.interrupted = true;
                 summary.state = state;
@@ -246,7 +254,7 @@ pub fn train(
                 return Ok(summary);
             }
             if crossed(train.save_latest_freq) {
-                save_checkpoint(&checkpoints, LATEST, &model, &state)?;
+                save_checkpoint(&checkpoints, &[LATEST], &model, &state)?;
             }
         }
         summary
@@ -260,10 +268,14 @@ pub fn train(
         append_loss_log(&run_dir, &state, lr, &mut log_meter)?;
         state.epoch += 1;
         state.position = 0;
-        save_checkpoint(&checkpoints, LATEST, &model, &state)?;
-        if train.save_epoch_freq > 0 && epoch.is_multiple_of(train.save_epoch_freq) {
-            save_checkpoint(&checkpoints, &epoch.to_string(), &model, &state)?;
-        }
+        let numbered = epoch.to_string();
+        let labels: &[&str] =
+            if train.save_epoch_freq > 0 && epoch.is_multiple_of(train.save_epoch_freq) {
+                &[numbered.as_str(), LATEST]
+            } else {
+                &[LATEST]
+            };
+        save_checkpoint(&checkpoints, labels, &model, &state)?;
         observer.observe(&TrainEvent::EpochFinished {
             epoch,
             means: means.as_ref(),
@@ -275,22 +287,80 @@ pub fn train(
     Ok(summary)
 }
 
-/// Saves G, D, both optimisers, then the state (last, so that a state file means a complete
-/// checkpoint).
+/// Saves G, D, both optimisers and the state under each label, as one unit (see
+/// [`Checkpoints::begin_save`]).
 fn save_checkpoint(
     checkpoints: &Checkpoints,
-    label: &str,
+    labels: &[&str],
     model: &Pix2Pix,
     state: &TrainState,
 ) -> Result<()> {
-    checkpoints.save_network(label, "G", &model.generator)?;
-    checkpoints.save_optimizer(label, "G", &model.optimizer)?;
-    if let Some(adversary) = &model.adversary {
-        checkpoints.save_network(label, "D", &adversary.discriminator)?;
-        checkpoints.save_optimizer(label, "D", &adversary.optimizer)?;
+    let mut save = checkpoints.begin_save();
+    for label in labels {
+        save.network(label, "G", &model.generator)?;
+        save.optimizer(label, "G", &model.optimizer)?;
+        if let Some(adversary) = &model.adversary {
+            save.network(label, "D", &adversary.discriminator)?;
+            save.optimizer(label, "D", &adversary.optimizer)?;
+        }
+        save.state(label, state)?;
     }
-    checkpoints.save_state(label, state)
+    save.commit()
 }
+
+/// Rejects a state that cannot belong to this run: a position past the end of its epoch.
+fn check_state(
+    checkpoints: &Checkpoints,
+    label: &str,
+    state: &TrainState,
+    dataset_len: usize,
+) -> Result<()> {
+    let reason = if state.epoch == 0 {
+        "epoch 0: epochs count from 1".to_string()
+    } else if state.position > dataset_len {
+        format!(
+            "position {} is past the end of an epoch of {dataset_len} images",
+            state.position
+        )
+    } else if state.total_iters < state.position {
+        format!(
+            "{} iterations in all but {} in this epoch",
+            state.total_iters, state.position
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::CorruptCheckpoint {
+        path: checkpoints.state_file(label),
+        reason,
+    })
+}
+
+/// Drops the lines of `loss_log.jsonl` past `total_iters` (a resumed run logs them again) and a
+/// line that a kill cut short.
+fn cut_loss_log(run_dir: &Path, total_iters: usize) -> Result<()> {
+    let path = run_dir.join(LOSS_LOG);
+    let log = match std::fs::read_to_string(&path) {
+        Ok(log) => log,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(Error::io(&path, source)),
+    };
+    let logged = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("total_iters")?.as_u64())
+    };
+    let kept: String = log
+        .split_inclusive('\n')
+        .filter(|line| logged(line).is_some_and(|iters| iters <= total_iters as u64))
+        .collect();
+    if kept.len() < log.len() {
+        write_atomic(&path, kept.as_bytes())?;
+    }
+    Ok(())
+}
+
+const LOSS_LOG: &str = "loss_log.jsonl";
 
 /// Appends the mean losses since the last line to `loss_log.jsonl` (nothing if no step ran).
 fn append_loss_log(
@@ -309,7 +379,7 @@ fn append_loss_log(
         lr,
         losses: &losses,
     };
-    let path = run_dir.join("loss_log.jsonl");
+    let path = run_dir.join(LOSS_LOG);
     let mut json = serde_json::to_string(&line).expect("losses serialise to JSON");
     json.push('\n');
     std::fs::OpenOptions::new()

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::LrPolicy;
 use crate::backend::Precision;
 use crate::data::DataOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, OptionChange, Result};
 use crate::loss::GanMode;
 use crate::model::ModelOptions;
 
@@ -93,29 +94,45 @@ impl RunOptions {
     pub fn validate(&self) -> Result<()> {
         let invalid = |option, reason: String| Err(Error::InvalidOption { option, reason });
         let m = &self.model;
-        for (option, value) in [("input_nc", m.input_nc), ("output_nc", m.output_nc)] {
-            if value != 1 && value != 3 {
-                return invalid(option, format!("{value} channels: images have 1 or 3"));
-            }
-        }
+        m.validate()?;
+        let t = &self.train;
         for (option, value) in [
-            ("ngf", m.ngf),
-            ("ndf", m.ndf),
-            ("batch_size", self.train.batch_size),
+            ("batch_size", t.batch_size),
             ("crop_size", self.data.crop_size),
             ("load_size", self.data.load_size),
+            ("epoch_count", t.epoch_count),
         ] {
             if value == 0 {
                 return invalid(option, "must be at least 1".into());
             }
         }
-        if m.n_layers_d == 0 {
-            return invalid("n_layers_D", "must be at least 1".into());
+        match t.n_epochs.checked_add(t.n_epochs_decay) {
+            None => return invalid("n_epochs", "n_epochs + n_epochs_decay is too large".into()),
+            Some(0) => {
+                return invalid(
+                    "n_epochs",
+                    "with n_epochs_decay 0 there is no epoch to train".into(),
+                );
+            }
+            Some(_) => {}
         }
-        if self.data.preprocess.crops_to_crop_size()
-            && let Some(reason) = m.net_g.unsuitable_side(self.data.crop_size)
-        {
-            return invalid("crop_size", reason);
+        if !(t.lambda_l1.is_finite() && t.lambda_l1 >= 0.0) {
+            return invalid("lambda_L1", "must be a number of 0 or more".into());
+        }
+        if !(0.0..1.0).contains(&t.beta1) {
+            return invalid("beta1", format!("{} is not in [0, 1)", t.beta1));
+        }
+        if self.data.preprocess.crops_to_crop_size() {
+            let side = self.data.crop_size;
+            let discriminator = || {
+                self.train
+                    .use_gan
+                    .then(|| m.unsuitable_discriminator_side(side))
+                    .flatten()
+            };
+            if let Some(reason) = m.net_g.unsuitable_side(side).or_else(discriminator) {
+                return invalid("crop_size", reason);
+            }
         }
         if self.data.load_size < self.data.crop_size
             && self.data.preprocess == crate::data::Preprocess::ResizeAndCrop
@@ -132,5 +149,186 @@ impl RunOptions {
             return invalid("lr", "must be a positive number".into());
         }
         Ok(())
+    }
+}
+
+impl RunOptions {
+    /// What resuming this saved run as `resumed` (its options with the given flags applied)
+    /// changes: the schedule, logging and resource options that may change, or
+    /// [`Error::OptionConflict`] naming every option whose new value would change what the run
+    /// computes (the networks, the data and its augmentation, the objective, the seed).
+    pub fn resume_changes(&self, resumed: &RunOptions) -> Result<Vec<OptionChange>> {
+        let (saved, given) = (flatten(self), flatten(resumed));
+        let mut changes = Vec::new();
+        let mut conflicts = Vec::new();
+        for (key, value) in &given {
+            let before = saved.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+            if before == Some(value) {
+                continue;
+            }
+            let (option, negated, on_resume) = describe(key);
+            let show = |value: Option<&Value>| match value {
+                None | Some(Value::Null) => "none".to_string(),
+                Some(Value::Bool(b)) => (b ^ negated).to_string(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            let change = OptionChange {
+                option,
+                saved: show(before),
+                given: show(Some(value)),
+            };
+            match on_resume {
+                OnResume::Fixed => conflicts.push(change),
+                OnResume::Free => changes.push(change),
+                OnResume::Located => {}
+            }
+        }
+        if conflicts.is_empty() {
+            Ok(changes)
+        } else {
+            Err(Error::OptionConflict {
+                path: resumed.train.run_dir(),
+                conflicts,
+            })
+        }
+    }
+}
+
+/// How an option of a saved run may change when the run resumes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OnResume {
+    /// It changes what the run computes: another value is an error.
+    Fixed,
+    /// Schedule, logging and resources: it may change.
+    Free,
+    /// Where the run is: taken from where it was found.
+    Located,
+}
+
+/// train_opt.json's keys, the official option each is, whether that option is the negation of
+/// the key (`dropout` is set by `--no_dropout`), and how it may change on resume.
+const OPTIONS: &[(&str, &str, bool, OnResume)] = {
+    use OnResume::{Fixed, Free, Located};
+    &[
+        ("model.input_nc", "input_nc", false, Fixed),
+        ("model.output_nc", "output_nc", false, Fixed),
+        ("model.ngf", "ngf", false, Fixed),
+        ("model.ndf", "ndf", false, Fixed),
+        ("model.net_g", "netG", false, Fixed),
+        ("model.net_d", "netD", false, Fixed),
+        ("model.n_layers_d", "n_layers_D", false, Fixed),
+        ("model.norm", "norm", false, Fixed),
+        ("model.dropout", "no_dropout", true, Fixed),
+        ("model.init.init_type", "init_type", false, Fixed),
+        ("model.init.gain", "init_gain", false, Fixed),
+        ("model.conditional_d", "unconditional", true, Fixed),
+        ("data.dataroot", "dataroot", false, Fixed),
+        ("data.phase", "phase", false, Fixed),
+        ("data.direction", "direction", false, Fixed),
+        ("data.preprocess", "preprocess", false, Fixed),
+        ("data.load_size", "load_size", false, Fixed),
+        ("data.crop_size", "crop_size", false, Fixed),
+        ("data.flip", "no_flip", true, Fixed),
+        ("data.max_dataset_size", "max_dataset_size", false, Fixed),
+        ("data.num_threads", "num_threads", false, Free),
+        ("data.skip_bad", "skip_bad", false, Free),
+        ("train.name", "name", false, Located),
+        ("train.checkpoints_dir", "checkpoints_dir", false, Located),
+        ("train.n_epochs", "n_epochs", false, Free),
+        ("train.n_epochs_decay", "n_epochs_decay", false, Free),
+        ("train.epoch_count", "epoch_count", false, Free),
+        ("train.lr", "lr", false, Free),
+        ("train.beta1", "beta1", false, Fixed),
+        ("train.lr_policy", "lr_policy", false, Free),
+        ("train.lr_decay_iters", "lr_decay_iters", false, Free),
+        ("train.gan_mode", "gan_mode", false, Fixed),
+        ("train.lambda_l1", "lambda_L1", false, Fixed),
+        ("train.use_gan", "no_gan", true, Fixed),
+        ("train.batch_size", "batch_size", false, Fixed),
+        ("train.seed", "seed", false, Fixed),
+        ("train.save_epoch_freq", "save_epoch_freq", false, Free),
+        ("train.save_latest_freq", "save_latest_freq", false, Free),
+        ("train.display_freq", "display_freq", false, Free),
+        ("train.print_freq", "print_freq", false, Free),
+        ("train.precision", "precision", false, Free),
+    ]
+};
+
+/// The official name of train_opt.json's `key`, whether it is negated, and how it may change.
+/// Every key is in [`OPTIONS`] (a test checks it); an unknown one is held fixed.
+fn describe(key: &str) -> (&'static str, bool, OnResume) {
+    OPTIONS
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .map(|&(_, option, negated, on_resume)| (option, negated, on_resume))
+        .unwrap_or(("an option unknown to this version", false, OnResume::Fixed))
+}
+
+/// The options as (dotted key, value) pairs, e.g. ("model.init.gain", 0.02).
+fn flatten(options: &RunOptions) -> Vec<(String, Value)> {
+    fn walk(prefix: String, value: Value, into: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(fields) => {
+                for (key, value) in fields {
+                    let key = if prefix.is_empty() {
+                        key
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(key, value, into);
+                }
+            }
+            leaf => into.push((prefix, leaf)),
+        }
+    }
+    let mut pairs = Vec::new();
+    let value = serde_json::to_value(options).expect("options serialise to JSON");
+    walk(String::new(), value, &mut pairs);
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_saved_option_has_an_official_name_and_a_rule() {
+        for (key, _) in flatten(&RunOptions::default()) {
+            assert!(OPTIONS.iter().any(|(k, ..)| *k == key), "{key}");
+        }
+    }
+
+    #[test]
+    fn resuming_shows_schedule_changes_and_refuses_what_changes_the_run() {
+        let saved = RunOptions::default();
+        let mut resumed = saved.clone();
+        resumed.train.n_epochs = 20;
+        resumed.train.name = "moved".into();
+        let changes = saved.resume_changes(&resumed).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (
+                changes[0].option,
+                changes[0].saved.as_str(),
+                changes[0].given.as_str()
+            ),
+            ("n_epochs", "100", "20")
+        );
+
+        resumed.train.seed = 7;
+        resumed.data.flip = false;
+        let Err(Error::OptionConflict { conflicts, .. }) = saved.resume_changes(&resumed) else {
+            panic!("a new seed and --no_flip change the run");
+        };
+        let shown: Vec<String> = conflicts.iter().map(|c| c.to_string()).collect();
+        assert!(
+            shown.contains(&"seed (checkpoint: 0, given: 7)".to_string()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"no_flip (checkpoint: false, given: true)".to_string()),
+            "{shown:?}"
+        );
     }
 }

@@ -146,6 +146,17 @@ pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckRep
             path: options.dir.clone(),
         });
     }
+    for (option, value) in [
+        ("crop_size", options.crop_size),
+        ("load_size", options.load_size),
+    ] {
+        if value == 0 {
+            return Err(Error::InvalidOption {
+                option,
+                reason: "must be at least 1".into(),
+            });
+        }
+    }
     let mut report = CheckReport::default();
     if options.preprocess.crops_to_crop_size()
         && let Some(reason) = options.net_g.unsuitable_side(options.crop_size)

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use super::{
-    Staging, Written, for_each_with_progress, input_images, png_name, resized, side_by_side,
+    Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
+    side_by_side,
 };
 use crate::data::image::{load_rgb, save_png};
 use crate::error::Result;
@@ -33,6 +34,7 @@ impl ColorizationOptions {
 
 /// Writes a gray|colour pair for every photo.
 pub fn colorization(options: &ColorizationOptions, progress: &dyn Progress) -> Result<Written> {
+    check_side("size", options.size)?;
     let photos = input_images(&options.photos)?;
     let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
     for_each_with_progress(&photos, "colorization", progress, |path| {

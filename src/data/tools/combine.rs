@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Staging, for_each_with_progress, png_name, resized, side_by_side};
+use super::{Staging, check_side, for_each_with_progress, png_name, resized, side_by_side};
 use crate::data::image::{list_images, load_rgb, save_png};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -91,6 +91,7 @@ fn by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 
 /// Writes an A|B file for every name found on both sides.
 pub fn combine(options: &CombineOptions, progress: &dyn Progress) -> Result<CombineReport> {
+    check_side("resize", options.resize)?;
     for dir in [&options.a, &options.b] {
         if !dir.is_dir() {
             return Err(Error::MissingDataFolder { path: dir.clone() });

@@ -10,7 +10,8 @@ use image::{GrayImage, Luma, RgbImage};
 use imageproc::region_labelling::{Connectivity, connected_components};
 
 use super::{
-    Staging, Written, for_each_with_progress, input_images, png_name, resized, side_by_side,
+    Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
+    side_by_side,
 };
 use crate::data::image::{load_rgb, save_png};
 use crate::error::{Error, Result};
@@ -125,6 +126,15 @@ fn remove_small_components(image: &mut GrayImage, min_pixels: usize) {
 
 /// Writes an edges|photo pair for every photo.
 pub fn edges(options: &EdgesOptions, progress: &dyn Progress) -> Result<Written> {
+    check_side("size", Some(options.size))?;
+    for (option, value) in [("low", options.low), ("high", options.high)] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(Error::InvalidOption {
+                option,
+                reason: format!("{value} is not a threshold: give a number of 0 or more"),
+            });
+        }
+    }
     if options.low > options.high {
         return Err(Error::InvalidOption {
             option: "low",

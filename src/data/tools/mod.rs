@@ -134,6 +134,24 @@ pub fn side_by_side(a: &RgbImage, b: &RgbImage) -> RgbImage {
     pair
 }
 
+/// The largest side the tools resize to: a 16384 x 16384 RGB image is 805 MB.
+pub const MAX_SIDE: u32 = 16384;
+
+/// Checks a `--size`/`--resize` value: from 1 to [`MAX_SIDE`] pixels, or none.
+pub fn check_side(option: &'static str, size: Option<u32>) -> Result<()> {
+    match size {
+        Some(0) => Err(Error::InvalidOption {
+            option,
+            reason: "must be at least 1 pixel".into(),
+        }),
+        Some(s) if s > MAX_SIDE => Err(Error::InvalidOption {
+            option,
+            reason: format!("{s} is above the largest side supported, {MAX_SIDE}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Resizes to `size` x `size` (bicubic), or keeps the image when `size` is None.
 pub fn resized(image: RgbImage, size: Option<u32>) -> RgbImage {
     match size {

@@ -1,0 +1,418 @@
+//! Bad input over every subcommand: each case must end in a clean error (exit status 1, or 2 for
+//! flags clap rejects), never a panic or a signal, with a message naming the flag or file.
+
+mod common;
+
+use std::path::Path;
+
+use common::{TINY, ok, pix2pix, stderr, stdout, train_tiny};
+
+/// `train` on the tiny dataset and network, with `extra` flags last (they win).
+fn train(extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["train", "--dataroot", "shapes", "--name", "bad"];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    args.into_iter().map(String::from).collect()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// (what the user typed, what the message must name).
+fn cases() -> Vec<(Vec<String>, &'static str)> {
+    vec![
+        // Sizes the networks cannot take.
+        (
+            train(&["--netD", "n_layers", "--n_layers_D", "4"]),
+            "--crop_size",
+        ),
+        (
+            train(&[
+                "--netG",
+                "resnet_6blocks",
+                "--load_size",
+                "4",
+                "--crop_size",
+                "4",
+            ]),
+            "--crop_size",
+        ),
+        (
+            train(&[
+                "--netG",
+                "resnet_6blocks",
+                "--load_size",
+                "8",
+                "--crop_size",
+                "8",
+            ]),
+            "--crop_size",
+        ),
+        (train(&["--netG", "unet_64"]), "--crop_size"),
+        (train(&["--crop_size", "0"]), "--crop_size"),
+        (train(&["--load_size", "16"]), "--load_size"),
+        // Zero, NaN and out-of-range numbers.
+        (train(&["--batch_size", "0"]), "--batch_size"),
+        (train(&["--ngf", "0"]), "--ngf"),
+        (train(&["--ndf", "0"]), "--ndf"),
+        (
+            train(&["--netD", "n_layers", "--n_layers_D", "0"]),
+            "--n_layers_D",
+        ),
+        (train(&["--input_nc", "2"]), "--input_nc"),
+        (train(&["--output_nc", "4"]), "--output_nc"),
+        (train(&["--lr", "nan"]), "--lr"),
+        (train(&["--lr=-1"]), "--lr"),
+        (train(&["--lr", "inf"]), "--lr"),
+        (train(&["--beta1", "2"]), "--beta1"),
+        (train(&["--lambda_L1", "nan"]), "--lambda_L1"),
+        (train(&["--lambda_L1=-5"]), "--lambda_L1"),
+        (train(&["--init_gain", "nan"]), "--init_gain"),
+        (train(&["--epoch_count", "0"]), "--epoch_count"),
+        (
+            train(&["--n_epochs", "0", "--n_epochs_decay", "0"]),
+            "--n_epochs",
+        ),
+        (
+            train(&[
+                "--n_epochs",
+                "18446744073709551615",
+                "--n_epochs_decay",
+                "1",
+            ]),
+            "--n_epochs",
+        ),
+        (
+            train(&["--n_epochs", "18446744073709551616"]),
+            "18446744073709551616",
+        ),
+        (train(&["--batch_size=-3"]), "-3"),
+        // Names clap or our parsers reject.
+        (train(&["--netG", "unet_999"]), "unet_999"),
+        (
+            train(&["--netG", "unet_1099511627776"]),
+            "unet_1099511627776",
+        ),
+        (
+            train(&["--netG", "resnet_1000000000blocks"]),
+            "resnet_1000000000blocks",
+        ),
+        (train(&["--netG", "resnet_0blocks"]), "resnet_0blocks"),
+        (train(&["--norm", "weird"]), "weird"),
+        (train(&["--direction", "sideways"]), "sideways"),
+        (train(&["--gan_mode", "hinge"]), "hinge"),
+        (train(&["--precision", "f8"]), "f8"),
+        (train(&["--lr_policy", "sometimes"]), "sometimes"),
+        (train(&["--device", "tpu"]), "tpu"),
+        // Missing or wrong folders and runs.
+        (train(&["--dataroot", "nowhere"]), "nowhere"),
+        (train(&["--phase", "nophase"]), "nophase"),
+        (
+            args(&["train", "--name", "nothing", "--continue_train"]),
+            "--continue_train",
+        ),
+        (args(&["train", "--name", "ok"]), "--dataroot"),
+        (
+            args(&["train", "--name", "ok", "--continue_train", "--seed", "5"]),
+            "--seed",
+        ),
+        (
+            args(&[
+                "train",
+                "--name",
+                "ok",
+                "--continue_train",
+                "--netG",
+                "unet_64",
+            ]),
+            "--netG",
+        ),
+        (
+            args(&["train", "--name", "ok", "--continue_train", "--no_flip"]),
+            "--no_flip",
+        ),
+        (
+            args(&["train", "--name", "ok", "--continue_train", "--epoch", "7"]),
+            "7_state.json",
+        ),
+        // test and translate: runs and files that are not there or not generators.
+        (
+            args(&["test", "--dataroot", "shapes", "--name", "nothing"]),
+            "--name",
+        ),
+        (
+            args(&[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--name",
+                "ok",
+                "--epoch",
+                "99",
+            ]),
+            "--epoch",
+        ),
+        (
+            args(&["test", "--dataroot", "nowhere", "--name", "ok"]),
+            "nowhere",
+        ),
+        (
+            args(&[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--checkpoint",
+                "missing.pth",
+            ]),
+            "missing.pth",
+        ),
+        (
+            args(&[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--checkpoint",
+                "garbage.pth",
+            ]),
+            "garbage.pth",
+        ),
+        (
+            args(&[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--checkpoint",
+                "empty.safetensors",
+            ]),
+            "empty.safetensors",
+        ),
+        (
+            args(&["test", "--dataroot", "shapes", "--checkpoint", "half.bpk"]),
+            "half.bpk",
+        ),
+        (
+            args(&["translate", "nowhere.png", "-o", "out", "--name", "ok"]),
+            "nowhere.png",
+        ),
+        (
+            args(&["translate", "notes.txt", "-o", "out", "--name", "ok"]),
+            "notes.txt",
+        ),
+        (
+            args(&["translate", "photos", "-o", "translated", "--name", "ok"]),
+            "--force",
+        ),
+        (
+            args(&[
+                "translate",
+                "photos",
+                "-o",
+                "out",
+                "--checkpoint",
+                "checkpoints/ok/latest_net_G.bpk",
+                "--netG",
+                "resnet_6blocks",
+            ]),
+            "--netG",
+        ),
+        (
+            args(&[
+                "translate",
+                "photos",
+                "-o",
+                "out",
+                "--name",
+                "ok",
+                "--epoch",
+                "x",
+            ]),
+            "--epoch",
+        ),
+        // export
+        (
+            args(&["export", "--name", "nothing", "-o", "x.pth"]),
+            "--name",
+        ),
+        (args(&["export", "--name", "ok", "-o", "photos"]), "photos"),
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "-o",
+                "checkpoints/ok/latest_net_G.bpk",
+                "--force",
+            ]),
+            "latest_net_G.bpk",
+        ),
+        (
+            args(&["export", "--name", "ok", "--format", "tflite", "-o", "x"]),
+            "tflite",
+        ),
+        // bench and info
+        (args(&["bench", "--crop_size", "0"]), "--crop_size"),
+        (args(&["bench", "--batch_size", "0"]), "--batch_size"),
+        (
+            args(&["bench", "--netG", "unet_64", "--crop_size", "48"]),
+            "--crop_size",
+        ),
+        (
+            args(&[
+                "bench",
+                "--netG",
+                "unet_32",
+                "--crop_size",
+                "32",
+                "--netD",
+                "n_layers",
+                "--n_layers_D",
+                "5",
+            ]),
+            "--crop_size",
+        ),
+        (args(&["bench", "--ngf", "0"]), "--ngf"),
+        (args(&["info", "--ngf", "0"]), "--ngf"),
+        (args(&["info", "--input_nc", "7"]), "--input_nc"),
+        (args(&["info", "--netG", "unet_3"]), "unet_3"),
+        // data tools
+        (
+            args(&[
+                "data", "edges", "--photos", "photos", "--out", "e", "--size", "0",
+            ]),
+            "--size",
+        ),
+        (
+            args(&[
+                "data", "edges", "--photos", "photos", "--out", "e", "--size", "100000",
+            ]),
+            "--size",
+        ),
+        (
+            args(&[
+                "data", "edges", "--photos", "photos", "--out", "e", "--low", "nan",
+            ]),
+            "--low",
+        ),
+        (
+            args(&[
+                "data", "edges", "--photos", "photos", "--out", "e", "--high", "inf",
+            ]),
+            "--high",
+        ),
+        (
+            args(&[
+                "data", "edges", "--photos", "photos", "--out", "e", "--low", "5", "--high", "1",
+            ]),
+            "--low",
+        ),
+        (
+            args(&["data", "edges", "--photos", "nowhere", "--out", "e"]),
+            "nowhere",
+        ),
+        (
+            args(&[
+                "data",
+                "colorization",
+                "--photos",
+                "photos",
+                "--out",
+                "c",
+                "--size",
+                "0",
+            ]),
+            "--size",
+        ),
+        (
+            args(&[
+                "data", "combine", "--a", "photos", "--b", "photos", "--out", "p", "--resize", "0",
+            ]),
+            "--resize",
+        ),
+        (
+            args(&[
+                "data", "combine", "--a", "nowhere", "--b", "photos", "--out", "p",
+            ]),
+            "nowhere",
+        ),
+        (
+            args(&[
+                "data", "split", "--in", "photos", "--out", "s", "--val", "1.5",
+            ]),
+            "--val",
+        ),
+        (
+            args(&[
+                "data", "split", "--in", "photos", "--out", "s", "--test", "nan",
+            ]),
+            "--test",
+        ),
+        (
+            args(&[
+                "data", "split", "--in", "photos", "--out", "s", "--val", "0.6", "--test", "0.5",
+            ]),
+            "--val",
+        ),
+        (args(&["data", "check", "nowhere"]), "nowhere"),
+        (
+            args(&["data", "check", "shapes", "--crop_size", "0"]),
+            "--crop_size",
+        ),
+        (
+            args(&["data", "download", "nosuchdataset", "--to", "d"]),
+            "nosuchdataset",
+        ),
+    ]
+}
+
+/// A dataset, a trained run `ok`, photos, and the hostile files the cases name.
+fn workspace(dir: &Path) {
+    common::dataset(dir, 32, 2, 1);
+    ok(train_tiny(dir, "ok", &["--n_epochs_decay", "0"]));
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/camera.jpg");
+    std::fs::copy(fixture, photos.join("camera.jpg")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+    std::fs::create_dir_all(dir.join("translated")).unwrap();
+    std::fs::write(dir.join("translated/camera.png"), "an earlier result").unwrap();
+    std::fs::write(dir.join("garbage.pth"), b"PK\x03\x04 not really a zip").unwrap();
+    std::fs::write(dir.join("empty.safetensors"), b"").unwrap();
+    let weights = std::fs::read(dir.join("checkpoints/ok/latest_net_G.bpk")).unwrap();
+    std::fs::write(dir.join("half.bpk"), &weights[..weights.len() / 2]).unwrap();
+}
+
+#[test]
+fn every_bad_input_is_a_clean_error_that_names_the_flag_or_file() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    workspace(dir);
+    let cases = cases();
+    assert!(cases.len() >= 50);
+    let mut failures = Vec::new();
+    for (args, needle) in &cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = pix2pix(&refs, dir);
+        let all = format!("{}{}", stdout(&output), stderr(&output));
+        let status = output.status.code();
+        let problem = if !matches!(status, Some(1 | 2)) {
+            Some(format!("exit status {status:?}"))
+        } else if all.contains("panicked") {
+            Some("a panic".into())
+        } else if !all.contains(needle) {
+            Some(format!("no mention of {needle:?}"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("pix2pix {}: {problem}\n{all}", args.join(" ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
