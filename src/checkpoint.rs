@@ -35,6 +35,9 @@ pub const WEIGHTS_EXTENSION: &str = "bpk";
 /// The file name of a run's options.
 pub const OPTIONS_FILE: &str = "train_opt.json";
 
+/// The file name of a run's loss log (a JSON object per line).
+pub const LOSS_LOG: &str = "loss_log.jsonl";
+
 /// What inference reads of a run's `train_opt.json`: the networks and the data they were
 /// trained on (training writes the schedule beside them).
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -328,14 +331,17 @@ fn remove(path: &Path) -> Result<()> {
 }
 
 /// Whether `path` is a file that training keeps in a run folder (weights, optimiser moments,
-/// states, options, log, lock, commit): files that nothing but training may write.
+/// states, options, log, lock, commit) in a folder that holds a run: files that nothing but
+/// training may write.
 pub fn is_run_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    name.ends_with(&format!(".{WEIGHTS_EXTENSION}"))
-        || name.ends_with("_state.json")
-        || [OPTIONS_FILE, COMMIT_FILE, LOCK_FILE, "loss_log.jsonl"].contains(&name)
+    let in_run = path.with_file_name(OPTIONS_FILE).is_file();
+    in_run
+        && (name.ends_with(&format!(".{WEIGHTS_EXTENSION}"))
+            || name.ends_with("_state.json")
+            || [OPTIONS_FILE, COMMIT_FILE, LOCK_FILE, LOSS_LOG].contains(&name))
 }
 
 /// Writes a module as burnpack weights (atomically).

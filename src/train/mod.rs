@@ -19,7 +19,7 @@ pub use options::{RunOptions, TrainOptions};
 pub use scheduler::{LrPolicy, PlateauState, Scheduler};
 pub use step::{LossMeter, Pix2Pix, StepLosses};
 
-use crate::checkpoint::{Checkpoints, LATEST};
+use crate::checkpoint::{Checkpoints, LATEST, LOSS_LOG};
 use crate::data::image::{first_image, save_png};
 use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
@@ -359,8 +359,6 @@ fn cut_loss_log(run_dir: &Path, total_iters: usize) -> Result<()> {
     }
     Ok(())
 }
-
-const LOSS_LOG: &str = "loss_log.jsonl";
 
 /// Appends the mean losses since the last line to `loss_log.jsonl` (nothing if no step ran).
 fn append_loss_log(
