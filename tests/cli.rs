@@ -578,3 +578,35 @@ fn default_backend() -> &'static str {
         "libtorch"
     }
 }
+
+/// `pix2pix info | head -1`: the reader goes away and the process ends quietly, as Unix tools
+/// do, instead of panicking in `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_process_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // 128 KB of layers, more than a pipe holds: the writer is still writing when the reader goes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pix2pix"))
+        .args([
+            "info",
+            "--netG",
+            "resnet_100blocks",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+        ])
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("Generator"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
