@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for path in images {
         let image = image::open(&path)?;
-        let translated = translate_image(&loaded, &image, &device);
+        let translated = translate_image(&loaded, &image, &device)?;
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let output = path.with_file_name(format!("{stem}_translated.png"));
         translated.save(&output)?;

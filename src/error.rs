@@ -31,6 +31,15 @@ pub enum Error {
         crop_size: u32,
     },
 
+    /// An image whose size after preprocessing the networks cannot take.
+    #[error("{path} is {width}x{height} after preprocessing: {reason}")]
+    UnsuitableImage {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        reason: String,
+    },
+
     #[error(
         "device {device} needs the `{feature}` backend, which this build lacks: rebuild with `cargo build --release --features {feature}` (built in: {compiled})"
     )]
@@ -69,6 +78,15 @@ pub enum Error {
     Io {
         path: PathBuf,
         source: std::io::Error,
+    },
+
+    /// A network and batch or image too large for the memory left (src/memory.rs).
+    #[error("{what} needs about {needed} of memory; {available} is left under the {limit}")]
+    OutOfMemory {
+        what: String,
+        needed: String,
+        available: String,
+        limit: crate::memory::MemoryLimit,
     },
 
     #[error("no checkpoint {path}")]

@@ -1,5 +1,6 @@
 //! Atomic file writing: a crash or kill never leaves a half-written checkpoint, image or page, and
-//! nothing is ever written over a device file, a FIFO or a folder.
+//! nothing is ever written over a device file, a FIFO or a folder. Whole output folders (the data
+//! tools', `test`'s results) are written aside and switched into place as a unit ([`Staging`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -79,6 +80,110 @@ fn refuse_special(path: &Path) -> Result<()> {
             path: path.to_path_buf(),
         }),
         _ => Ok(()),
+    }
+}
+
+/// An output folder being written: files go to `.<name>.partial-<pid>` beside it until
+/// [`Staging::finish`] switches it into place; dropped unfinished, it is removed. Leftovers of
+/// processes that died (a SIGKILL runs no destructor) are removed by the next writer.
+pub struct Staging {
+    target: PathBuf,
+    staging: PathBuf,
+    replace: bool,
+}
+
+impl Staging {
+    /// Checks that `target` may be written (absent, or `replace`) and is not inside any of
+    /// `inputs` nor holds one, then creates the staging folder.
+    pub fn new(target: &Path, inputs: &[&Path], replace: bool) -> Result<Self> {
+        if target.exists() && !replace {
+            return Err(Error::OutputExists {
+                path: target.to_path_buf(),
+            });
+        }
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        for input in inputs {
+            // Either way round is refused: writing into the input, or replacing a folder that
+            // holds the input.
+            let (out, inp) = (absolute(target), absolute(input));
+            if out.starts_with(&inp) || inp.starts_with(&out) {
+                return Err(Error::OutputInsideInput {
+                    output: target.to_path_buf(),
+                    input: input.to_path_buf(),
+                });
+            }
+        }
+        remove_dead_leftovers(target);
+        let staging = leftover(target, "partial", std::process::id());
+        let _ = std::fs::remove_dir_all(&staging);
+        create_dir(&staging)?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            staging,
+            replace,
+        })
+    }
+
+    /// Where to write: a path inside the staging folder.
+    pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
+        self.staging.join(relative)
+    }
+
+    /// Switches the staging folder into place. An old output is moved aside first and removed
+    /// only once the new one is in place.
+    pub fn finish(self) -> Result<PathBuf> {
+        let old = leftover(&self.target, "replaced", std::process::id());
+        let replacing = self.replace && self.target.exists();
+        if replacing {
+            std::fs::rename(&self.target, &old).map_err(|e| Error::unwritable(&self.target, e))?;
+        }
+        if let Err(e) = std::fs::rename(&self.staging, &self.target) {
+            if replacing {
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(Error::unwritable(&self.target, e));
+        }
+        sync_dir(parent(&self.target).unwrap_or(Path::new(".")))?;
+        if replacing {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Unfinished (an error): remove what was written.
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// `.<name>.<kind>-<pid>` beside `target`.
+fn leftover(target: &Path, kind: &str, pid: u32) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".{name}.{kind}-{pid}"))
+}
+
+/// Removes staging and replaced folders of `target` left by processes no longer running
+/// (Linux's /proc tells; elsewhere they are left).
+fn remove_dead_leftovers(target: &Path) {
+    let alive =
+        |pid: u32| !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists();
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(parent(target).unwrap_or(Path::new("."))) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = ["partial", "replaced"].iter().find_map(|kind| {
+            let rest = file.strip_prefix(&format!(".{name}.{kind}-"))?;
+            rest.parse::<u32>().ok()
+        });
+        if let Some(pid) = pid
+            && !alive(pid)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -15,7 +15,8 @@
 //! - [`metrics`] and [`report`]: the image metrics and HTML pages of `test`;
 //! - [`bench`] and [`demo`]: timings, and the whole workflow on a procedural dataset;
 //! - [`device`]: the compiled backends and device names; [`progress`]: how long jobs report;
-//!   [`seed`]: the random streams; [`fsutil`]: atomic writes; [`error`]: the errors.
+//!   [`seed`]: the random streams; [`fsutil`]: atomic writes; [`memory`]: the memory check
+//!   before networks are built; [`error`]: the errors.
 //!
 //! Train a small U-Net on a procedural dataset, reporting each epoch:
 //!
@@ -61,6 +62,7 @@ pub mod fsutil;
 pub mod infer;
 pub mod interop;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 mod names;

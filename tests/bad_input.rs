@@ -362,6 +362,100 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             args(&["data", "download", "nosuchdataset", "--to", "d"]),
             "nosuchdataset",
         ),
+        // Sizes that only show after preprocessing, and files cut short.
+        (
+            train(&["--dataroot", "odd", "--preprocess", "none"]),
+            "--preprocess",
+        ),
+        (
+            args(&[
+                "test",
+                "--dataroot",
+                "odd",
+                "--name",
+                "ok",
+                "--preprocess",
+                "none",
+            ]),
+            "a.png",
+        ),
+        (
+            args(&[
+                "data",
+                "check",
+                "odd",
+                "--preprocess",
+                "none",
+                "--netG",
+                "unet_32",
+            ]),
+            "a.png",
+        ),
+        (args(&["data", "check", "narrow"]), "too narrow"),
+        (
+            args(&[
+                "data",
+                "check",
+                "shapes",
+                "--netG",
+                "unet_32",
+                "--crop_size",
+                "32",
+                "--load_size",
+                "32",
+                "--netD",
+                "n_layers",
+                "--n_layers_D",
+                "5",
+            ]),
+            "crop_size",
+        ),
+        (
+            args(&["translate", "cut.jpg", "-o", "out", "--name", "ok"]),
+            "cut.jpg",
+        ),
+    ]
+}
+
+/// Cases whose sizes would take more memory than any machine has: run under an address-space
+/// limit, so that a real allocation fails in the process instead of waking the OOM killer.
+fn huge_cases() -> Vec<(Vec<String>, &'static str)> {
+    vec![
+        (train(&["--ngf", "100000"]), "--ngf"),
+        (train(&["--ndf", "1000000"]), "--ndf"),
+        (
+            train(&[
+                "--netG",
+                "unet_16384",
+                "--load_size",
+                "16384",
+                "--crop_size",
+                "16384",
+            ]),
+            "--crop_size",
+        ),
+        (
+            args(&[
+                "bench",
+                "--netG",
+                "unet_32",
+                "--crop_size",
+                "32",
+                "--batch_size",
+                "100000000",
+            ]),
+            "--batch_size",
+        ),
+        (args(&["bench", "--ngf", "20000"]), "--ngf"),
+        (args(&["info", "--ngf", "100000"]), "--ngf"),
+        (
+            args(&["translate", "huge.bmp", "-o", "out", "--name", "ok"]),
+            "huge.bmp",
+        ),
+        (
+            args(&["data", "edges", "--photos", "huge", "--out", "e"]),
+            "huge.bmp",
+        ),
     ]
 }
 
@@ -380,6 +474,46 @@ fn workspace(dir: &Path) {
     std::fs::write(dir.join("empty.safetensors"), b"").unwrap();
     let weights = std::fs::read(dir.join("checkpoints/ok/latest_net_G.bpk")).unwrap();
     std::fs::write(dir.join("half.bpk"), &weights[..weights.len() / 2]).unwrap();
+    // 36x36 halves: not a multiple of unet_32's 32 when nothing crops them.
+    for phase in ["train", "test"] {
+        let folder = dir.join("odd").join(phase);
+        std::fs::create_dir_all(&folder).unwrap();
+        image::RgbImage::new(72, 36)
+            .save(folder.join("a.png"))
+            .unwrap();
+    }
+    std::fs::create_dir_all(dir.join("narrow/train")).unwrap();
+    image::RgbImage::new(1, 32)
+        .save(dir.join("narrow/train/a.png"))
+        .unwrap();
+    let camera = std::fs::read(photos.join("camera.jpg")).unwrap();
+    std::fs::write(dir.join("cut.jpg"), &camera[..camera.len() * 2 / 3]).unwrap();
+    // A BMP header declaring 100000 x 100000 pixels, with no pixels after it.
+    let mut bmp = b"BM".to_vec();
+    for value in [54u32, 0, 54, 40, 100_000, 100_000] {
+        bmp.extend(value.to_le_bytes());
+    }
+    bmp.extend([1, 0, 24, 0]);
+    bmp.extend([0u8; 24]);
+    std::fs::write(dir.join("huge.bmp"), &bmp).unwrap();
+    std::fs::create_dir_all(dir.join("huge")).unwrap();
+    std::fs::write(dir.join("huge/huge.bmp"), &bmp).unwrap();
+}
+
+/// Runs one case; `limited` runs it under a 4 GiB address-space limit (`ulimit -v`).
+fn run_case(args: &[String], dir: &Path, limited: bool) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    if !limited {
+        return pix2pix(&refs, dir);
+    }
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_pix2pix"))
+        .args(&refs)
+        .current_dir(dir)
+        .output()
+        .expect("sh runs")
 }
 
 #[test]
@@ -387,12 +521,15 @@ fn every_bad_input_is_a_clean_error_that_names_the_flag_or_file() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     workspace(dir);
-    let cases = cases();
+    let plain = cases().into_iter().map(|case| (case, false));
+    let limited = if cfg!(unix) { huge_cases() } else { Vec::new() };
+    let cases: Vec<_> = plain
+        .chain(limited.into_iter().map(|case| (case, true)))
+        .collect();
     assert!(cases.len() >= 50);
     let mut failures = Vec::new();
-    for (args, needle) in &cases {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = pix2pix(&refs, dir);
+    for ((args, needle), limited) in &cases {
+        let output = run_case(args, dir, *limited);
         let all = format!("{}{}", stdout(&output), stderr(&output));
         let status = output.status.code();
         let problem = if !matches!(status, Some(1 | 2)) {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::backend::Precision;
 use crate::data::{AlignedDataset, BatchLoader, DataOptions, LoaderOptions};
 use crate::error::{Error, Result};
+use crate::memory;
 use crate::model::ModelOptions;
 use crate::train::{Pix2Pix, TrainOptions};
 
@@ -127,6 +128,14 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         });
     }
     let (n, size) = (options.batch_size, options.crop_size);
+    let what = || {
+        format!(
+            "a training step of netG {} (ngf {}) and netD {} (ndf {}) on {n} images of \
+             {size}x{size}",
+            model.net_g, model.ngf, model.net_d, model.ndf
+        )
+    };
+    memory::ensure_fits(memory::training_bytes(model, n, size, size), what, device)?;
     let input = |channels| {
         Tensor::<4>::random(
             [n, channels, size, size],

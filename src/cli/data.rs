@@ -11,7 +11,7 @@ use pix2pix::data::tools::combine::{CombineOptions, combine};
 use pix2pix::data::tools::download::{DownloadOptions, download};
 use pix2pix::data::tools::edges::{EdgesOptions, edges};
 use pix2pix::data::tools::split::{SplitOptions, split};
-use pix2pix::model::GeneratorArch;
+use pix2pix::model::{DiscriminatorArch, GeneratorArch};
 
 use super::args::override_fields;
 use super::progress::Bars;
@@ -111,6 +111,12 @@ pub struct CheckArgs {
     /// The generator to train [default: unet_256]
     #[arg(long = "net-g", visible_alias = "netG", value_name = "ARCH")]
     net_g: Option<GeneratorArch>,
+    /// The discriminator to train: basic (default), n_layers, pixel
+    #[arg(long = "net-d", visible_alias = "netD", value_name = "ARCH")]
+    net_d: Option<DiscriminatorArch>,
+    /// Layers of the n_layers discriminator [default: 3]
+    #[arg(long = "n-layers-d", visible_alias = "n_layers_D")]
+    n_layers_d: Option<usize>,
     /// The preprocessing to train with [default: resize_and_crop]
     #[arg(long)]
     preprocess: Option<Preprocess>,
@@ -196,14 +202,16 @@ pub fn run(command: DataCommand) -> Result<()> {
         }
         DataCommand::Check(args) => {
             let mut options = CheckOptions::new(&args.dir);
-            override_fields!(options, args, net_g, preprocess, load_size, crop_size);
+            override_fields!(options, args, preprocess, load_size, crop_size);
+            let model = &mut options.model;
+            override_fields!(model, args, net_g, net_d, n_layers_d);
+            model.validate()?;
             let report = check(&options, &bars)?;
             println!("{report}");
             if !report.problems.is_empty() {
-                bail!(
-                    "{} problems would make training fail",
-                    report.problems.len()
-                );
+                let count = report.problems.len();
+                let noun = if count == 1 { "problem" } else { "problems" };
+                bail!("{count} {noun} would make training fail");
             }
         }
         DataCommand::Download(args) => {

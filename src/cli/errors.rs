@@ -128,6 +128,19 @@ fn hint(error: &Error, command: &str) -> Option<String> {
             return Some(format!("choose a file path with {}", output_flag(command)));
         }
         Error::NonFiniteLoss { .. } => "lower --lr or check the data",
+        Error::OutOfMemory { .. } => match command {
+            "train" | "bench" => {
+                "use a smaller --batch_size, --crop_size, --ngf or --ndf, or a smaller netG"
+            }
+            "info" => "use a smaller --ngf or --ndf",
+            _ => "use smaller images, or a machine with more memory",
+        },
+        Error::UnsuitableImage { .. } => match command {
+            "train" | "test" => {
+                "use --preprocess resize_and_crop or crop, or resize the images to suit netG"
+            }
+            _ => "resize the image",
+        },
         Error::NotRedistributed { .. } => {
             "pair them with `pix2pix data combine --a <photos> --b <labels> --out <dir>`"
         }

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
+use pix2pix::memory::{self, human_bytes};
 use pix2pix::model::{ModelOptions, parameter_count};
 
 use super::args::ModelArgs;
@@ -16,6 +17,8 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs, device: &Device) -> Result<()> {
     let options = args.model.resolve(&ModelOptions::default());
     options.validate()?;
+    let what = || format!("building netG {} and netD {}", options.net_g, options.net_d);
+    memory::ensure_fits(memory::weights_bytes(&options), what, device)?;
     let generator = options.generator(device);
     let discriminator = options.discriminator(device);
     println!(
@@ -46,6 +49,12 @@ pub fn run(args: InfoArgs, device: &Device) -> Result<()> {
     println!(
         "Input sides must be multiples of {}",
         options.net_g.size_multiple()
+    );
+    let side = 256usize.next_multiple_of(options.net_g.size_multiple());
+    println!(
+        "Memory, estimated: {} to train on one {side}x{side} pair, {} to translate one image",
+        human_bytes(memory::training_bytes(&options, 1, side, side)),
+        human_bytes(memory::inference_bytes(&options, 1, side, side)),
     );
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use image::{DynamicImage, ImageReader, Rgb, RgbImage};
+use image::{DynamicImage, ImageFormat, ImageReader, Rgb, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -31,18 +31,46 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes a whole file; a truncated or foreign file is an error naming it.
+/// Decodes a whole file; a truncated or foreign file is an error naming it. A JPEG cut short is
+/// refused as PIL refuses it ("image file is truncated"), although the decoder would fill in
+/// the missing rows.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let bad = |reason: String| Error::BadImage {
         path: path.to_path_buf(),
         reason,
     };
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    let reader = ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?;
+    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+        return Err(bad(
+            "the JPEG is truncated (its last scan has no end-of-image marker)".into(),
+        ));
+    }
+    reader.decode().map_err(|e| bad(e.to_string()))
+}
+
+/// Width and height from the file's header, without decoding its pixels.
+pub fn image_size(path: &Path) -> Result<(u32, u32)> {
+    let bad = |reason: String| Error::BadImage {
+        path: path.to_path_buf(),
+        reason,
+    };
     ImageReader::open(path)
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(|source| Error::io(path, source))?
         .with_guessed_format()
         .map_err(|e| bad(e.to_string()))?
-        .decode()
+        .into_dimensions()
         .map_err(|e| bad(e.to_string()))
+}
+
+/// Whether the end-of-image marker follows the last start-of-scan. Inside a scan every 0xFF byte
+/// is escaped, so the marker cannot occur there by chance; an EXIF thumbnail's markers come
+/// before the main image's scans.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    last_scan.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
 }
 
 /// Decodes a whole file as 8-bit RGB.

@@ -19,7 +19,7 @@
 //! };
 //! let loaded = load_generator(&GeneratorSource::File(file), &overrides, true, &device)?;
 //! let sketch = image::DynamicImage::new_rgb8(50, 40);
-//! let photo = translate_image(&loaded, &sketch, &device);
+//! let photo = translate_image(&loaded, &sketch, &device)?;
 //! assert_eq!(photo.dimensions(), (50, 40));
 //! # Ok(())
 //! # }
@@ -36,6 +36,7 @@ use burn::prelude::*;
 use crate::checkpoint::{self, Checkpoints, SavedRun, WEIGHTS_EXTENSION};
 use crate::error::{Error, Result};
 use crate::interop::{self, Detected, StateDict};
+use crate::memory;
 use crate::model::{Generator, ModelOptions, ModelOverrides};
 
 pub use test::{TestOptions, TestSummary, test};
@@ -58,6 +59,35 @@ pub struct LoadedGenerator {
     pub model: ModelOptions,
     /// The run's saved options, when the weights came with them.
     pub run: Option<SavedRun>,
+}
+
+/// Refuses an image of `width` x `height` (as G will see it) that G cannot take or that will not
+/// fit in memory, naming `path`.
+pub(crate) fn ensure_translatable(
+    loaded: &LoadedGenerator,
+    (width, height): (usize, usize),
+    path: &Path,
+    device: &Device,
+) -> Result<()> {
+    let model = &loaded.model;
+    if let Some(reason) = model.unsuitable_image(width, height, false) {
+        return Err(Error::UnsuitableImage {
+            path: path.to_path_buf(),
+            width,
+            height,
+            reason,
+        });
+    }
+    let bytes = memory::inference_bytes(model, 1, height, width);
+    let what = || {
+        format!(
+            "translating {} ({width}x{height}) with netG {} (ngf {})",
+            path.display(),
+            model.net_g,
+            model.ngf
+        )
+    };
+    memory::ensure_fits(bytes, what, device)
 }
 
 /// The generator file formats, by extension.

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use serde::Serialize;
 
-use super::LoadedGenerator;
+use super::{LoadedGenerator, ensure_translatable};
 use crate::data::image::{first_image, save_png};
 use crate::data::{AlignedDataset, BatchLoader, DataOptions, LoaderOptions};
 use crate::error::Result;
-use crate::fsutil::{create_dir, write_atomic};
+use crate::fsutil::{Staging, create_dir, write_atomic};
 use crate::metrics::ImageMetrics;
 use crate::report::{Page, Section, write_page};
 use crate::seed::Stream;
@@ -97,13 +97,21 @@ pub fn test(
         .results_dir
         .join(&options.name)
         .join(format!("{}_{}", data.phase, options.epoch));
-    let images_dir = out_dir.join("images");
+    // The results folder is replaced as a unit, as the official code overwrites its results.
+    let staging = Staging::new(&out_dir, &[], true)?;
+    let images_dir = staging.path("images");
     create_dir(&images_dir)?;
 
     let mut sections = Vec::new();
     let mut results = Vec::new();
+    let mut checked = None;
     for (index, batch) in loader.epoch(0, 0).enumerate() {
         let batch = batch?;
+        let size = (batch.width, batch.height);
+        if checked != Some(size) {
+            ensure_translatable(loaded, size, &batch.paths[0], device)?;
+            checked = Some(size);
+        }
         let (real_a, _) = batch.tensors(device);
         device.seed(Stream::Test.seed(options.seed, &[index as u64]));
         let fake_b = first_image(loaded.generator.forward(real_a));
@@ -139,7 +147,7 @@ pub fn test(
     }
     let all: Vec<ImageMetrics> = results.iter().map(|r| r.metrics).collect();
     let mean = ImageMetrics::mean(&all);
-    let page = out_dir.join("index.html");
+    let page = staging.path("index.html");
     let title = format!(
         "Experiment = {}, Phase = {}, Epoch = {} (mean L1 {:.4}, PSNR {:.2} dB, SSIM {:.4})",
         options.name, data.phase, options.epoch, mean.l1, mean.psnr, mean.ssim
@@ -152,7 +160,7 @@ pub fn test(
     };
     write_page(&page, &contents)?;
     let summary = TestSummary {
-        page,
+        page: out_dir.join("index.html"),
         count: results.len(),
         mean,
         images: results,
@@ -160,7 +168,8 @@ pub fn test(
         epoch: options.epoch.clone(),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("metrics serialise to JSON");
-    write_atomic(&out_dir.join("metrics.json"), &json)?;
+    write_atomic(&staging.path("metrics.json"), &json)?;
+    staging.finish()?;
     Ok(summary)
 }
 

@@ -8,18 +8,28 @@ use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use image::{DynamicImage, RgbImage};
 
-use super::LoadedGenerator;
-use crate::data::image::{first_image, is_image_file, list_images, load_image, save_png, to_chw};
+use super::{LoadedGenerator, ensure_translatable};
+use crate::data::image::{
+    first_image, image_size, is_image_file, list_images, load_image, save_png, to_chw,
+};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Unit};
 
 /// Translates one image of any size (padded by reflection to the generator's size multiple,
-/// then cropped back); the result has the image's size.
+/// then cropped back); the result has the image's size. Refuses an image too large for the
+/// memory left.
 pub fn translate_image(
     loaded: &LoadedGenerator,
     image: &DynamicImage,
     device: &Device,
-) -> RgbImage {
+) -> Result<RgbImage> {
+    ensure_fits(
+        loaded,
+        image.width(),
+        image.height(),
+        Path::new("the image"),
+        device,
+    )?;
     let image = image.to_rgb8();
     let (width, height) = (image.width() as usize, image.height() as usize);
     let channels = loaded.model.input_nc;
@@ -33,7 +43,20 @@ pub fn translate_image(
         .generator
         .forward(padded)
         .slice(s![.., .., 0..height, 0..width]);
-    first_image(output)
+    Ok(first_image(output))
+}
+
+/// [`ensure_translatable`] at the size G sees: `width` x `height` padded to its multiple.
+fn ensure_fits(
+    loaded: &LoadedGenerator,
+    width: u32,
+    height: u32,
+    path: &Path,
+    device: &Device,
+) -> Result<()> {
+    let multiple = loaded.model.net_g.size_multiple();
+    let padded = |side: u32| (side as usize).next_multiple_of(multiple);
+    ensure_translatable(loaded, (padded(width), padded(height)), path, device)
 }
 
 /// Pads bottom and right by reflection so both sides are multiples of `multiple`. Reflection
@@ -123,7 +146,10 @@ pub fn translate_files(
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         let target = output.join(format!("{stem}.png"));
         if !(existing == Existing::Skip && target.is_file()) {
-            let translated = translate_image(loaded, &load_image(file)?, device);
+            // From the header, before the pixels are decoded.
+            let (width, height) = image_size(file)?;
+            ensure_fits(loaded, width, height, file, device)?;
+            let translated = translate_image(loaded, &load_image(file)?, device)?;
             save_png(&translated, &target)?;
             written.push(target);
         }

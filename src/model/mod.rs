@@ -1,6 +1,7 @@
 //! The networks of pix2pix: generators (U-Net, ResNet), PatchGAN discriminators, and the options
 //! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
 
+pub mod footprint;
 pub mod init;
 pub mod norm;
 mod overrides;
@@ -269,6 +270,24 @@ impl ModelOptions {
                 self.net_d
             ),
         })
+    }
+
+    /// Why `width` x `height` images (after preprocessing) do not suit G, or D too when
+    /// `with_discriminator`, if they do not.
+    pub fn unsuitable_image(
+        &self,
+        width: usize,
+        height: usize,
+        with_discriminator: bool,
+    ) -> Option<String> {
+        [width, height]
+            .into_iter()
+            .find_map(|side| self.net_g.unsuitable_side(side))
+            .or_else(|| {
+                with_discriminator
+                    .then(|| self.unsuitable_discriminator_side(width.min(height)))
+                    .flatten()
+            })
     }
 
     pub fn discriminator(&self, device: &Device) -> PatchDiscriminator {

@@ -24,6 +24,7 @@ use crate::data::image::{first_image, save_png};
 use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::memory;
 use crate::report::{Page, Section, write_page};
 use crate::seed::Stream;
 
@@ -156,6 +157,7 @@ pub fn train(
         },
     );
 
+    ensure_training_fits(options, loader.dataset(), device)?;
     let device = device.clone().autodiff();
     device.seed(Stream::Init.seed(train.seed, &[]));
     let mut model = Pix2Pix::new(&options.model, train, &device);
@@ -212,6 +214,16 @@ pub fn train(
 
         for batch in batches.by_ref() {
             let batch = batch?;
+            if let Some(reason) =
+                (options.model).unsuitable_image(batch.width, batch.height, train.use_gan)
+            {
+                return Err(Error::UnsuitableImage {
+                    path: batch.paths[0].clone(),
+                    width: batch.width,
+                    height: batch.height,
+                    reason,
+                });
+            }
             let n = batch.len();
             let (real_a, real_b) = batch.tensors(&device);
             device.seed(Stream::Dropout.seed(train.seed, &[state.total_iters as u64]));
@@ -289,6 +301,35 @@ pub fn train(
 
 /// Saves G, D, both optimisers and the state under each label, as one unit (see
 /// [`Checkpoints::begin_save`]).
+/// Refuses a run whose networks and batch will not fit in memory, before they are built. The
+/// images are crop_size square when preprocessing crops; otherwise the first pair says.
+fn ensure_training_fits(
+    options: &RunOptions,
+    dataset: &AlignedDataset,
+    device: &Device,
+) -> Result<()> {
+    let (width, height) = if options.data.preprocess.crops_to_crop_size() {
+        (options.data.crop_size, options.data.crop_size)
+    } else {
+        match dataset.get(0, 0) {
+            Ok(sample) => (sample.width, sample.height),
+            // The loader reports (or skips) the file in its turn.
+            Err(_) => return Ok(()),
+        }
+    };
+    let batch = options.train.batch_size.min(dataset.len());
+    let model = &options.model;
+    let bytes = memory::training_bytes(model, batch, height, width);
+    let what = || {
+        format!(
+            "training netG {} (ngf {}) and netD {} (ndf {}) on batches of {batch} images of \
+             {width}x{height}",
+            model.net_g, model.ngf, model.net_d, model.ndf
+        )
+    };
+    memory::ensure_fits(bytes, what, device)
+}
+
 fn save_checkpoint(
     checkpoints: &Checkpoints,
     labels: &[&str],

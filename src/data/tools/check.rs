@@ -11,24 +11,25 @@ use crate::data::DataOptions;
 use crate::data::image::{list_images, load_rgb};
 use crate::data::transform::{Preprocess, Transform};
 use crate::error::{Error, Result};
-use crate::model::GeneratorArch;
+use crate::model::ModelOptions;
 use crate::progress::Progress;
 
 pub struct CheckOptions {
     pub dir: PathBuf,
-    pub net_g: GeneratorArch,
+    /// The networks to train: the sizes must suit G and D.
+    pub model: ModelOptions,
     pub preprocess: Preprocess,
     pub load_size: usize,
     pub crop_size: usize,
 }
 
 impl CheckOptions {
-    /// Training's defaults: unet_256 on resize_and_crop from 286 to 256.
+    /// Training's defaults: unet_256 and the 70x70 PatchGAN on resize_and_crop from 286 to 256.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         let data = DataOptions::default();
         Self {
             dir: dir.into(),
-            net_g: GeneratorArch::default(),
+            model: ModelOptions::default(),
             preprocess: data.preprocess,
             load_size: data.load_size,
             crop_size: data.crop_size,
@@ -46,6 +47,8 @@ pub struct PhaseReport {
     pub unreadable: Vec<(PathBuf, String)>,
     /// Files whose halves end up smaller than crop_size.
     pub too_small: Vec<PathBuf>,
+    /// Files whose halves end up at a size the networks cannot take, and why.
+    pub unsuitable: Vec<(PathBuf, String)>,
     /// Stems held by more than one file (e.g. a.png and a.jpg).
     pub duplicates: Vec<String>,
 }
@@ -122,10 +125,27 @@ fn check_phase(
             }
         };
         let (w, h) = image.dimensions();
+        if w < 2 {
+            let reason = "too narrow to hold an A|B pair".to_string();
+            report
+                .lock()
+                .unwrap()
+                .unreadable
+                .push((path.clone(), reason));
+            return Ok(());
+        }
         let half = image::RgbImage::new(w / 2, h);
         let out = transform.apply(&half, transform.draw(w / 2, h, &mut rand::rng()));
         let mut report = report.lock().unwrap();
         *report.sizes.entry((w, h)).or_default() += 1;
+        let (ow, oh) = (out.width() as usize, out.height() as usize);
+        if !transform.crops()
+            && let Some(reason) = options.model.unsuitable_image(ow, oh, true)
+        {
+            report
+                .unsuitable
+                .push((path.clone(), format!("{ow}x{oh}: {reason}")));
+        }
         if w % 2 == 1 {
             report.odd_width.push(path.clone());
         }
@@ -158,8 +178,10 @@ pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckRep
         }
     }
     let mut report = CheckReport::default();
+    let side = options.crop_size;
     if options.preprocess.crops_to_crop_size()
-        && let Some(reason) = options.net_g.unsuitable_side(options.crop_size)
+        && let Some(reason) = (options.model.net_g.unsuitable_side(side))
+            .or_else(|| options.model.unsuitable_discriminator_side(side))
     {
         report.problems.push(format!("crop_size {reason}"));
     }
@@ -187,9 +209,10 @@ pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckRep
         let p = check_phase(&options.dir, phase, options, progress)?;
         if !p.unreadable.is_empty() {
             report.problems.push(format!(
-                "{phase}: {} unreadable files (e.g. {}): fix or remove them (training can skip them with skip_bad)",
+                "{phase}: {} unreadable files (e.g. {}: {}): fix or remove them (training can skip them with skip_bad)",
                 p.unreadable.len(),
-                p.unreadable[0].0.display()
+                p.unreadable[0].0.display(),
+                p.unreadable[0].1
             ));
         }
         if !p.too_small.is_empty() {
@@ -198,6 +221,14 @@ pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckRep
                 p.too_small.len(),
                 options.crop_size,
                 p.too_small[0].display()
+            ));
+        }
+        if let Some((path, reason)) = p.unsuitable.first() {
+            report.problems.push(format!(
+                "{phase}: {} files have halves the networks cannot take after preprocessing \
+                 (e.g. {}, {reason})",
+                p.unsuitable.len(),
+                path.display()
             ));
         }
         if !p.odd_width.is_empty() {

@@ -1,6 +1,6 @@
 //! `pix2pix data`: making training-ready A|B datasets from users' images. Every tool writes into
-//! a staging folder beside its output and renames it into place at the end, so a failure leaves
-//! no partial output, and an existing output is only replaced with `--force`.
+//! a [`Staging`] folder beside its output and renames it into place at the end, so a failure
+//! leaves no partial output, and an existing output is only replaced with `--force`.
 
 pub mod check;
 pub mod colorization;
@@ -15,6 +15,7 @@ use image::RgbImage;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::fsutil::Staging;
 use crate::progress::{Progress, Unit};
 
 /// What a tool that writes one pair per photo made.
@@ -35,67 +36,6 @@ impl std::fmt::Display for Written {
             self.kind,
             self.out.display()
         )
-    }
-}
-
-/// An output folder being written: files go to `<out>.partial-<pid>` until [`Staging::finish`].
-pub struct Staging {
-    target: PathBuf,
-    staging: PathBuf,
-    force: bool,
-}
-
-impl Staging {
-    /// Checks that `target` may be written (absent, or `force`) and is not inside any of
-    /// `inputs`, then creates the staging folder.
-    pub fn new(target: &Path, inputs: &[&Path], force: bool) -> Result<Self> {
-        if target.exists() && !force {
-            return Err(Error::OutputExists {
-                path: target.to_path_buf(),
-            });
-        }
-        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        for input in inputs {
-            // Either way round is refused: writing into the input, or (with --force)
-            // replacing a folder that holds the input.
-            let (out, inp) = (absolute(target), absolute(input));
-            if out.starts_with(&inp) || inp.starts_with(&out) {
-                return Err(Error::OutputInsideInput {
-                    output: target.to_path_buf(),
-                    input: input.to_path_buf(),
-                });
-            }
-        }
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
-        let staging = target.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        crate::fsutil::create_dir(&staging)?;
-        Ok(Self {
-            target: target.to_path_buf(),
-            staging,
-            force,
-        })
-    }
-
-    /// Where to write: a path inside the staging folder.
-    pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
-        self.staging.join(relative)
-    }
-
-    /// Moves the staging folder into place (replacing the old output with --force).
-    pub fn finish(self) -> Result<PathBuf> {
-        if self.force && self.target.exists() {
-            std::fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
-        }
-        std::fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        Ok(self.target.clone())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        // Unfinished (an error): remove what was written.
-        let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
 
