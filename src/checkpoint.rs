@@ -9,11 +9,13 @@
 //! [`Checkpoints::recover`] if a kill interrupts them). Whatever moment a process dies, the folder
 //! holds the previous save or the new one complete, never a mix, at the official file names.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::prelude::Tensor;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::Serialize;
@@ -83,14 +85,35 @@ impl Checkpoints {
         load_module(&self.network_file(label, network), module)
     }
 
-    pub fn load_optimizer(
+    /// Loads `network`'s optimizer state, refusing one whose moments are not for `module`'s
+    /// parameters (D's file in G's place, another run's file): Burn would drop such state
+    /// silently and restart Adam.
+    pub fn load_optimizer<M: Module>(
         &self,
         label: &str,
         network: &str,
         optimizer: ModuleOptimizer,
+        module: &M,
     ) -> Result<ModuleOptimizer> {
         let path = self.optimizer_file(label, network);
-        let record = OptimizerRecord::from_bytes(read(&path)?).map_err(|e| corrupt(&path, e))?;
+        let bytes = read(&path)?;
+        let reader = burn_pack::Reader::from_file(&path).map_err(|e| corrupt(&path, e))?;
+        let parameters = parameter_shapes(module);
+        for tensor in reader.into_tensors().map_err(|e| corrupt(&path, e))? {
+            let (name, _, shape, id, _) = tensor.into_parts().map_err(|e| corrupt(&path, e))?;
+            let expected = id.and_then(|id| parameters.get(&id));
+            let shape = shape.to_vec();
+            if expected != Some(&shape) {
+                return Err(corrupt(
+                    &path,
+                    format!(
+                        "its state {name} {shape:?} is for no parameter of {network}: is it \
+                         another network's optimizer file (e.g. D's in G's place)?"
+                    ),
+                ));
+            }
+        }
+        let record = OptimizerRecord::from_bytes(bytes).map_err(|e| corrupt(&path, e))?;
         Ok(optimizer.load_record(record))
     }
 
@@ -380,6 +403,19 @@ fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&read(path)?).map_err(|e| corrupt(path, e))
+}
+
+/// Each float parameter's id and shape.
+fn parameter_shapes<M: Module>(module: &M) -> HashMap<u64, Vec<usize>> {
+    struct Shapes(HashMap<u64, Vec<usize>>);
+    impl ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.insert(param.id.val(), param.lazy_shape().to_vec());
+        }
+    }
+    let mut shapes = Shapes(HashMap::new());
+    module.visit(&mut shapes);
+    shapes.0
 }
 
 fn read(path: &Path) -> Result<Bytes> {

@@ -28,7 +28,10 @@ fn mutations(bytes: &[u8], seed: u64) -> Vec<(String, Vec<u8>)> {
     let len = bytes.len();
     let mut out = Vec::new();
     for keep in [0, 1, 8, 64, len / 4, len / 2, len - 1] {
-        out.push((format!("cut to {keep} bytes"), bytes[..keep.min(len)].to_vec()));
+        out.push((
+            format!("cut to {keep} bytes"),
+            bytes[..keep.min(len)].to_vec(),
+        ));
     }
     let mut positions = Positions(seed);
     for i in 0..16 {
@@ -131,12 +134,18 @@ fn walk(dir: &Path, original: &Path, target: &Path, args: &[&str], failures: &mu
         let output = limited(args, dir);
         refused += usize::from(output.status.code() == Some(1));
         if let Some(problem) = problem(&output) {
-            failures.push(format!("{name}, {what}: pix2pix {}: {problem}", args.join(" ")));
+            failures.push(format!(
+                "{name}, {what}: pix2pix {}: {problem}",
+                args.join(" ")
+            ));
         }
     }
     // An empty file at least must be refused, or the command never read the file.
     if refused == 0 {
-        failures.push(format!("{name}: no damaged copy was refused by pix2pix {}", args.join(" ")));
+        failures.push(format!(
+            "{name}: no damaged copy was refused by pix2pix {}",
+            args.join(" ")
+        ));
     }
 }
 
@@ -149,9 +158,19 @@ fn damaged_files_are_clean_errors() {
     let run = dir.join("checkpoints/ok");
     for format in ["pth", "safetensors"] {
         let output = format!("g.{format}");
-        ok(pix2pix(&["export", "--name", "ok", "--format", format, "-o", &output], dir));
+        ok(pix2pix(
+            &["export", "--name", "ok", "--format", format, "-o", &output],
+            dir,
+        ));
     }
-    let image = dir.join("shapes/test").read_dir().unwrap().next().unwrap().unwrap().path();
+    let image = dir
+        .join("shapes/test")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::copy(&image, dir.join("image.png")).unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/camera.jpg");
     std::fs::copy(fixture, dir.join("photo.jpg")).unwrap();
@@ -175,17 +194,35 @@ fn damaged_files_are_clean_errors() {
     for file in ["g.pth", "g.safetensors"] {
         let args = translate(file);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        walk(dir, &keep(dir.join(file)), &dir.join(file), &refs, &mut failures);
+        walk(
+            dir,
+            &keep(dir.join(file)),
+            &dir.join(file),
+            &refs,
+            &mut failures,
+        );
     }
     // Our .bpk away from its run folder: the architecture comes from the flags.
     std::fs::copy(run.join("latest_net_G.bpk"), dir.join("g.bpk")).unwrap();
     let mut args = translate("g.bpk");
     args.extend(TINY[..6].iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    walk(dir, &keep(dir.join("g.bpk")), &dir.join("g.bpk"), &refs, &mut failures);
+    walk(
+        dir,
+        &keep(dir.join("g.bpk")),
+        &dir.join("g.bpk"),
+        &refs,
+        &mut failures,
+    );
     for image in ["image.png", "photo.jpg"] {
         let args = ["translate", image, "-o", "out", "--force", "--name", "ok"];
-        walk(dir, &keep(dir.join(image)), &dir.join(image), &args, &mut failures);
+        walk(
+            dir,
+            &keep(dir.join(image)),
+            &dir.join(image),
+            &args,
+            &mut failures,
+        );
     }
     // What a resume reads: the state, the options, D and the optimizers.
     let resume = ["train", "--name", "ok", "--continue_train"];
@@ -205,4 +242,76 @@ fn damaged_files_are_clean_errors() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Files that read cleanly but hold the wrong thing: NaN weights are loaded with a warning that
+/// names the tensor; D's optimizer state in G's place is refused before resuming.
+#[test]
+fn wrong_contents_are_named() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 2, 1);
+    ok(train_tiny(dir, "ok", &["--n_epochs_decay", "0"]));
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "ok",
+            "--format",
+            "safetensors",
+            "-o",
+            "g.safetensors",
+        ],
+        dir,
+    ));
+    // The last tensor's last value becomes a NaN (f32, little-endian).
+    let mut weights = std::fs::read(dir.join("g.safetensors")).unwrap();
+    let end = weights.len();
+    weights[end - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(dir.join("nan.safetensors"), &weights).unwrap();
+    let image = dir
+        .join("shapes/test")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let output = ok(pix2pix(
+        &[
+            "translate",
+            image.to_str().unwrap(),
+            "-o",
+            "out",
+            "--checkpoint",
+            "nan.safetensors",
+        ],
+        dir,
+    ));
+    let warning = stderr(&output);
+    assert!(
+        warning.contains("warning:") && warning.contains("NaN"),
+        "{warning}"
+    );
+    let clean = ok(pix2pix(
+        &[
+            "translate",
+            image.to_str().unwrap(),
+            "-o",
+            "out2",
+            "--checkpoint",
+            "g.safetensors",
+        ],
+        dir,
+    ));
+    assert!(!stderr(&clean).contains("warning:"), "{}", stderr(&clean));
+
+    let run = dir.join("checkpoints/ok");
+    std::fs::copy(
+        run.join("latest_optim_D.bpk"),
+        run.join("latest_optim_G.bpk"),
+    )
+    .unwrap();
+    let output = pix2pix(&["train", "--name", "ok", "--continue_train"], dir);
+    common::fails_with(output, &["latest_optim_G.bpk", "D's in G's place"]);
 }

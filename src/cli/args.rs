@@ -218,7 +218,15 @@ impl GeneratorArgs {
                 epoch: self.run.epoch(),
             },
         };
-        load_generator(&source, &self.model.overrides(), self.eval, device)
+        let loaded = load_generator(&source, &self.model.overrides(), self.eval, device)?;
+        if let Some(first) = loaded.non_finite.first() {
+            eprintln!(
+                "warning: the generator's weights hold NaN or infinite values in {} tensors \
+                 (first: {first}); its images will be blank or garbage",
+                loaded.non_finite.len()
+            );
+        }
+        Ok(loaded)
     }
 
     pub fn seed(&self) -> u64 {

@@ -37,7 +37,7 @@ use crate::checkpoint::{self, Checkpoints, SavedRun, WEIGHTS_EXTENSION};
 use crate::error::{Error, Result};
 use crate::interop::{self, Detected, StateDict};
 use crate::memory;
-use crate::model::{Generator, ModelOptions, ModelOverrides};
+use crate::model::{Generator, ModelOptions, ModelOverrides, non_finite_tensors};
 
 pub use test::{TestOptions, TestSummary, test};
 pub use translate::{Existing, translate_files, translate_image};
@@ -59,6 +59,9 @@ pub struct LoadedGenerator {
     pub model: ModelOptions,
     /// The run's saved options, when the weights came with them.
     pub run: Option<SavedRun>,
+    /// Tensors holding NaN or infinite values (see [`non_finite_tensors`]): G loads, but its
+    /// images will be blank or garbage.
+    pub non_finite: Vec<String>,
 }
 
 /// Refuses an image of `width` x `height` (as G will see it) that G cannot take or that will not
@@ -166,6 +169,7 @@ pub fn load_generator(
         loaded.generator
     };
     Ok(LoadedGenerator {
+        non_finite: non_finite_tensors(&generator),
         generator,
         ..loaded
     })
@@ -206,6 +210,7 @@ fn load_state_dict(
         generator,
         model,
         run: None,
+        non_finite: Vec::new(),
     })
 }
 
@@ -239,5 +244,6 @@ fn load_burnpack(
         generator,
         model,
         run,
+        non_finite: Vec::new(),
     })
 }

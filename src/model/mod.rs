@@ -332,27 +332,52 @@ impl Generator {
 
 /// Learnable parameters, as PyTorch counts them (batch-norm running statistics excluded).
 pub fn parameter_count<M: Module>(module: &M) -> usize {
-    /// Counts float tensors, skipping those under a `running_*` field.
-    #[derive(Default)]
-    struct Counter {
-        path: Vec<String>,
-        count: usize,
+    scan(module, false).count
+}
+
+/// The dotted names of the tensors (parameters and running statistics) holding NaN or
+/// infinite values: weights that load but can only produce NaN images.
+pub fn non_finite_tensors<M: Module>(module: &M) -> Vec<String> {
+    scan(module, true).non_finite
+}
+
+/// A walk over a module's float tensors, by path.
+#[derive(Default)]
+struct Scan {
+    path: Vec<String>,
+    count: usize,
+    check_values: bool,
+    non_finite: Vec<String>,
+}
+
+impl ModuleVisitor for Scan {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
     }
-    impl ModuleVisitor for Counter {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let buffer = self.path.last().is_some_and(|n| n.starts_with("running_"));
+        if !buffer {
+            self.count += param.lazy_shape().num_elements();
         }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let buffer = self.path.last().is_some_and(|n| n.starts_with("running_"));
-            if !buffer {
-                self.count += param.lazy_shape().num_elements();
+        if self.check_values {
+            let value = param.val();
+            let bad =
+                value.clone().is_nan().any().into_scalar() || value.is_inf().any().into_scalar();
+            if bad.to_bool() {
+                self.non_finite.push(self.path.join("."));
             }
         }
     }
-    let mut counter = Counter::default();
-    module.visit(&mut counter);
-    counter.count
+}
+
+fn scan<M: Module>(module: &M, check_values: bool) -> Scan {
+    let mut scan = Scan {
+        check_values,
+        ..Scan::default()
+    };
+    module.visit(&mut scan);
+    scan
 }

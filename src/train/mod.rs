@@ -171,12 +171,17 @@ pub fn train(
         state = checkpoints.load_state(label)?;
         check_state(&checkpoints, label, &state, loader.dataset().len())?;
         model.generator = checkpoints.load_network(label, "G", model.generator)?;
-        model.optimizer = checkpoints.load_optimizer(label, "G", model.optimizer)?;
+        model.optimizer =
+            checkpoints.load_optimizer(label, "G", model.optimizer, &model.generator)?;
         if let Some(adversary) = model.adversary.as_mut() {
             adversary.discriminator =
                 checkpoints.load_network(label, "D", adversary.discriminator.clone())?;
-            adversary.optimizer =
-                checkpoints.load_optimizer(label, "D", adversary.optimizer.clone())?;
+            adversary.optimizer = checkpoints.load_optimizer(
+                label,
+                "D",
+                adversary.optimizer.clone(),
+                &adversary.discriminator,
+            )?;
         }
     }
     checkpoints.save_options(options)?;
