@@ -9,7 +9,7 @@
 //! [`Checkpoints::recover`] if a kill interrupts them). Whatever moment a process dies, the folder
 //! holds the previous save or the new one complete, never a mix, at the official file names.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -97,12 +97,9 @@ impl Checkpoints {
     ) -> Result<ModuleOptimizer> {
         let path = self.optimizer_file(label, network);
         let bytes = read(&path)?;
-        let reader = burn_pack::Reader::from_file(&path).map_err(|e| corrupt(&path, e))?;
         let parameters = parameter_shapes(module);
-        for tensor in reader.into_tensors().map_err(|e| corrupt(&path, e))? {
-            let (name, _, shape, id, _) = tensor.into_parts().map_err(|e| corrupt(&path, e))?;
+        for (name, (id, shape)) in burnpack_tensors(&path)? {
             let expected = id.and_then(|id| parameters.get(&id));
-            let shape = shape.to_vec();
             if expected != Some(&shape) {
                 return Err(corrupt(
                     &path,
@@ -403,6 +400,31 @@ fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&read(path)?).map_err(|e| corrupt(path, e))
+}
+
+/// The name, parameter id and shape of each tensor in a burnpack file (its data is not read).
+fn burnpack_tensors(path: &Path) -> Result<BTreeMap<String, (Option<u64>, Vec<usize>)>> {
+    if !path.is_file() {
+        return Err(Error::MissingCheckpoint {
+            path: path.to_path_buf(),
+        });
+    }
+    let reader = burn_pack::Reader::from_file(path).map_err(|e| corrupt(path, e))?;
+    let mut tensors = BTreeMap::new();
+    for tensor in reader.into_tensors().map_err(|e| corrupt(path, e))? {
+        let (name, _, shape, id, _) = tensor.into_parts().map_err(|e| corrupt(path, e))?;
+        tensors.insert(name, (id, shape.to_vec()));
+    }
+    Ok(tensors)
+}
+
+/// The shape of each tensor in a burnpack file, by name (what `interop::detect_burnpack` reads).
+pub fn tensor_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>> {
+    let tensors = burnpack_tensors(path)?;
+    Ok(tensors
+        .into_iter()
+        .map(|(name, (_, shape))| (name, shape))
+        .collect())
 }
 
 /// Each float parameter's id and shape.

@@ -89,6 +89,10 @@ pub enum Error {
         limit: crate::memory::MemoryLimit,
     },
 
+    /// A readable network file that holds another network.
+    #[error("{path} holds {holds}, not a generator")]
+    NotAGenerator { path: PathBuf, holds: String },
+
     #[error("no checkpoint {path}")]
     MissingCheckpoint { path: PathBuf },
 

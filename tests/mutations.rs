@@ -245,7 +245,8 @@ fn damaged_files_are_clean_errors() {
 }
 
 /// Files that read cleanly but hold the wrong thing: NaN weights are loaded with a warning that
-/// names the tensor; D's optimizer state in G's place is refused before resuming.
+/// names the tensor; a .bpk says what it holds; D's optimizer state in G's place is refused
+/// before resuming.
 #[test]
 fn wrong_contents_are_named() {
     let root = tempfile::tempdir().unwrap();
@@ -306,7 +307,39 @@ fn wrong_contents_are_named() {
     ));
     assert!(!stderr(&clean).contains("warning:"), "{}", stderr(&clean));
 
+    // Our .bpk away from its run folder: the architecture is read from its tensors.
     let run = dir.join("checkpoints/ok");
+    std::fs::copy(run.join("latest_net_G.bpk"), dir.join("moved.bpk")).unwrap();
+    let image = image.to_str().unwrap();
+    ok(pix2pix(
+        &[
+            "translate",
+            image,
+            "-o",
+            "out3",
+            "--checkpoint",
+            "moved.bpk",
+        ],
+        dir,
+    ));
+    for (file, holds) in [
+        ("latest_net_D.bpk", "discriminator"),
+        ("latest_optim_G.bpk", "optimizer"),
+    ] {
+        let path = run.join(file);
+        let output = pix2pix(
+            &[
+                "translate",
+                image,
+                "-o",
+                "out4",
+                "--checkpoint",
+                path.to_str().unwrap(),
+            ],
+            dir,
+        );
+        common::fails_with(output, &[file, holds]);
+    }
     std::fs::copy(
         run.join("latest_optim_D.bpk"),
         run.join("latest_optim_G.bpk"),

@@ -119,6 +119,7 @@ fn hint(error: &Error, command: &str) -> Option<String> {
             }
             _ => "check --name, --checkpoints_dir and --epoch (latest or an epoch number)",
         },
+        Error::NotAGenerator { .. } => "give the *_net_G file of the same run and epoch",
         Error::OutputExists { .. } => "pass --force to replace it",
         Error::RunExists { .. } => "pass --continue_train to resume it, or choose another --name",
         Error::RunInUse { .. } => {

@@ -184,27 +184,7 @@ fn load_state_dict(
     overrides: &ModelOverrides,
     device: &Device,
 ) -> Result<LoadedGenerator> {
-    let base = match interop::detect(&dict) {
-        Detected::Generator(model) => model,
-        Detected::Discriminator(model) => {
-            let extension = weights.extension().unwrap_or_default().to_string_lossy();
-            return Err(Error::CorruptCheckpoint {
-                path: weights.to_path_buf(),
-                reason: format!(
-                    "it holds a discriminator (netD {}), not a generator: give the \
-                     *_net_G.{extension} file",
-                    model.net_d
-                ),
-            });
-        }
-        Detected::Unknown(reason) => {
-            return Err(Error::CorruptCheckpoint {
-                path: weights.to_path_buf(),
-                reason: format!("not a pix2pix generator: {reason}"),
-            });
-        }
-    };
-    let model = overrides.apply(&base);
+    let model = generator_options(weights, interop::detect(&dict), overrides)?;
     let generator = interop::load_generator_state_dict(&model, &dict, device, weights)?;
     Ok(LoadedGenerator {
         generator,
@@ -214,8 +194,28 @@ fn load_state_dict(
     })
 }
 
+/// The options that build the generator a file was detected to hold, with `overrides` on top;
+/// an error that says what the file holds otherwise.
+fn generator_options(
+    weights: &Path,
+    detected: Detected,
+    overrides: &ModelOverrides,
+) -> Result<ModelOptions> {
+    match detected {
+        Detected::Generator(model) => Ok(overrides.apply(&model)),
+        Detected::Discriminator(model) => Err(Error::NotAGenerator {
+            path: weights.to_path_buf(),
+            holds: format!("a discriminator (netD {}, ndf {})", model.net_d, model.ndf),
+        }),
+        Detected::Unknown(reason) => Err(Error::CorruptCheckpoint {
+            path: weights.to_path_buf(),
+            reason: format!("not a pix2pix generator: {reason}"),
+        }),
+    }
+}
+
 /// Our burnpack weights, with the run's options when train_opt.json is beside them; without
-/// it, the default architecture with the given options applied.
+/// it, the architecture read from the file's tensors, with the given options applied.
 fn load_burnpack(
     weights: &Path,
     overrides: &ModelOverrides,
@@ -226,6 +226,9 @@ fn load_burnpack(
         .has_options()
         .then(|| folder.load_options())
         .transpose()?;
+    // What the file holds is read first: a D or optimizer file is named as such.
+    let shapes = checkpoint::tensor_shapes(weights)?;
+    let detected = generator_options(weights, interop::detect_burnpack(&shapes), overrides)?;
     let model = match &run {
         Some(run) => {
             let conflicts = overrides.conflicts(&run.model);
@@ -237,7 +240,7 @@ fn load_burnpack(
             }
             run.model.clone()
         }
-        None => overrides.apply(&ModelOptions::default()),
+        None => detected,
     };
     let generator = checkpoint::load_module(weights, model.generator(device))?;
     Ok(LoadedGenerator {

@@ -1,7 +1,7 @@
-//! What network a state_dict holds, read from its keys and shapes alone: so that an official
-//! `latest_net_G.pth` can be used with no architecture flags.
+//! What network a state_dict (or one of our burnpack files) holds, read from its keys and shapes
+//! alone: so that an official `latest_net_G.pth` can be used with no architecture flags.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::StateDict;
 use super::keys::unet_block_prefix;
@@ -46,6 +46,81 @@ pub fn detect(dict: &StateDict) -> Detected {
     Detected::Unknown(format!(
         "{} tensors with keys like {} match no pix2pix network",
         dict.len(),
+        sample.join(", ")
+    ))
+}
+
+/// What one of our burnpack files holds, from its tensor names (our modules' field paths, e.g.
+/// `Unet.blocks.0.down_conv.weight`) and shapes: so that a `.bpk` away from its run folder needs
+/// no architecture flags either. Dropout has no weights: it is assumed on, the pix2pix default.
+pub fn detect_burnpack(shapes: &BTreeMap<String, Vec<usize>>) -> Detected {
+    let get = |name: &str| shapes.get(name).map(Vec::as_slice);
+    let has = |name: &str| shapes.contains_key(name);
+    let indices = |prefix: &str| -> BTreeSet<usize> {
+        (shapes.keys())
+            .filter_map(|k| k.strip_prefix(prefix)?.split_once('.')?.0.parse().ok())
+            .collect()
+    };
+    let norm = |norm: &str, conv: &str| {
+        if has(&format!("{norm}.Batch.weight")) {
+            NormKind::Batch
+        } else if has(&format!("{conv}.bias")) {
+            NormKind::Instance
+        } else {
+            NormKind::None
+        }
+    };
+    if let Some(&[ngf, input_nc, 4, 4]) = get("Unet.blocks.0.down_conv.weight")
+        && let Some(&[_, output_nc, ..]) = get("Unet.blocks.0.up_conv.weight")
+    {
+        return Detected::Generator(ModelOptions {
+            net_g: GeneratorArch::Unet {
+                num_downs: indices("Unet.blocks.").len(),
+            },
+            ngf,
+            input_nc,
+            output_nc,
+            norm: norm("Unet.blocks.1.down_norm", "Unet.blocks.1.down_conv"),
+            ..ModelOptions::default()
+        });
+    }
+    if let Some(&[ngf, input_nc, 7, 7]) = get("Resnet.stem.conv.weight")
+        && let Some(&[output_nc, ..]) = get("Resnet.head.weight")
+    {
+        return Detected::Generator(ModelOptions {
+            net_g: GeneratorArch::Resnet {
+                n_blocks: indices("Resnet.blocks.").len(),
+            },
+            ngf,
+            input_nc,
+            output_nc,
+            norm: norm("Resnet.stem.norm", "Resnet.stem.conv"),
+            ..ModelOptions::default()
+        });
+    }
+    if let Some(&[ndf, input_nc, kernel, _]) = get("layers.0.conv.weight") {
+        let layers = indices("layers.").len();
+        let (net_d, n_layers) = match (kernel, layers.saturating_sub(2)) {
+            (1, _) => (DiscriminatorArch::Pixel, 3),
+            (_, 3) => (DiscriminatorArch::Basic, 3),
+            (_, n) => (DiscriminatorArch::NLayers, n),
+        };
+        let norm = norm("layers.1.norm", "layers.1.conv");
+        return Detected::Discriminator(discriminator_options(
+            net_d, n_layers, ndf, input_nc, norm,
+        ));
+    }
+    if shapes.keys().any(|k| k.contains(".momentum.moment_")) {
+        return Detected::Unknown(
+            "it holds an optimizer's state (Adam moments), not a network: give the \
+             *_net_G file beside it"
+                .into(),
+        );
+    }
+    let sample: Vec<&str> = shapes.keys().take(4).map(String::as_str).collect();
+    Detected::Unknown(format!(
+        "{} tensors named like {} match no pix2pix network",
+        shapes.len(),
         sample.join(", ")
     ))
 }

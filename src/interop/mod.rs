@@ -13,7 +13,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-pub use detect::{Detected, detect};
+pub use detect::{Detected, detect, detect_burnpack};
 pub use pth::{read_pth, write_pth};
 
 use crate::error::{Error, Result};
