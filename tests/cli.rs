@@ -298,7 +298,8 @@ fn a_checkpoint_of_another_architecture_says_which_options_differ() {
             "--norm (checkpoint: batch, given: instance)",
         ],
     );
-    // Without train_opt.json the flags decide, and a mismatch lists what does not fit.
+    // Without train_opt.json the architecture is read from the file; flags that do not fit it
+    // are an error.
     let lone = dir.join("lone");
     std::fs::create_dir_all(&lone).unwrap();
     std::fs::copy(
@@ -312,6 +313,8 @@ fn a_checkpoint_of_another_architecture_says_which_options_differ() {
                 "translate",
                 "--checkpoint",
                 "lone/latest_net_G.bpk",
+                "--netG",
+                "unet_64",
                 "shapes/test",
                 "-o",
                 "o",
@@ -325,6 +328,17 @@ fn a_checkpoint_of_another_architecture_says_which_options_differ() {
             "translate",
             "--checkpoint",
             "lone/latest_net_G.bpk",
+            "shapes/test",
+            "-o",
+            "o",
+        ],
+        dir,
+    ));
+    ok(pix2pix(
+        &[
+            "translate",
+            "--checkpoint",
+            "lone/latest_net_G.bpk",
             "--netG",
             "unet_32",
             "--ngf",
@@ -332,6 +346,7 @@ fn a_checkpoint_of_another_architecture_says_which_options_differ() {
             "shapes/test",
             "-o",
             "o",
+            "--force",
         ],
         dir,
     ));

@@ -161,7 +161,7 @@ fn files_that_are_not_generators_are_named_with_what_was_expected() {
             ],
             dir,
         ),
-        &["D_basic_batch.pth", "discriminator", "net_G.pth"],
+        &["D_basic_batch.pth", "discriminator", "_net_G file"],
     );
     let mut other = pix2pix::interop::StateDict::new();
     other.insert(
