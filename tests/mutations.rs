@@ -149,13 +149,13 @@ fn walk(dir: &Path, original: &Path, target: &Path, args: &[&str], failures: &mu
     }
 }
 
-#[test]
-fn damaged_files_are_clean_errors() {
+/// A folder with the tiny dataset, a trained run `ok`, its G exported as g.pth and
+/// g.safetensors, and a test image as image.png.
+fn trained() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     common::dataset(dir, 32, 2, 1);
     ok(train_tiny(dir, "ok", &["--n_epochs_decay", "0"]));
-    let run = dir.join("checkpoints/ok");
     for format in ["pth", "safetensors"] {
         let output = format!("g.{format}");
         ok(pix2pix(
@@ -163,15 +163,17 @@ fn damaged_files_are_clean_errors() {
             dir,
         ));
     }
-    let image = dir
-        .join("shapes/test")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let test_images = dir.join("shapes/test").read_dir().unwrap();
+    let image = test_images.flatten().next().unwrap().path();
     std::fs::copy(&image, dir.join("image.png")).unwrap();
+    root
+}
+
+#[test]
+fn damaged_files_are_clean_errors() {
+    let root = trained();
+    let dir = root.path();
+    let run = dir.join("checkpoints/ok");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/camera.jpg");
     std::fs::copy(fixture, dir.join("photo.jpg")).unwrap();
     let originals = dir.join("originals");
@@ -249,35 +251,14 @@ fn damaged_files_are_clean_errors() {
 /// before resuming.
 #[test]
 fn wrong_contents_are_named() {
-    let root = tempfile::tempdir().unwrap();
+    let root = trained();
     let dir = root.path();
-    common::dataset(dir, 32, 2, 1);
-    ok(train_tiny(dir, "ok", &["--n_epochs_decay", "0"]));
-    ok(pix2pix(
-        &[
-            "export",
-            "--name",
-            "ok",
-            "--format",
-            "safetensors",
-            "-o",
-            "g.safetensors",
-        ],
-        dir,
-    ));
     // The last tensor's last value becomes a NaN (f32, little-endian).
     let mut weights = std::fs::read(dir.join("g.safetensors")).unwrap();
     let end = weights.len();
     weights[end - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
     std::fs::write(dir.join("nan.safetensors"), &weights).unwrap();
-    let image = dir
-        .join("shapes/test")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let image = dir.join("image.png");
     let output = ok(pix2pix(
         &[
             "translate",

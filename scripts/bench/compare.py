@@ -18,13 +18,27 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def run_json(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    """Runs a benchmark command: its JSON line, with `max_rss_mb`, the process's peak resident
+    memory (from wait4 on that process alone)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stdout, stderr)
+    result = json.loads(stdout.strip().splitlines()[-1])
+    # ru_maxrss is in KiB on Linux.
+    result["max_rss_mb"] = usage.ru_maxrss * 1024 / 1e6
+    return result
 
 
 def main():
@@ -67,7 +81,7 @@ def main():
     print(f"config: {' '.join(flags)}; medians of {args.rounds} interleaved rounds")
     print(f"{'':24}{ours_name:>12}{theirs_name:>12}{'ratio':>8}")
     for key, label in [("inference_ms", "G inference (ms)"), ("train_step_ms", "train step (ms)"),
-                       ("first_train_step_ms", "first train step (ms)")]:
+                       ("first_train_step_ms", "first train step (ms)"), ("max_rss_mb", "peak memory (MB)")]:
         a, b = med(ours, key), med(theirs, key)
         print(f"{label:24}{a:12.1f}{b:12.1f}{a / b:8.2f}")
 

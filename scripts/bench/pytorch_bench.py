@@ -3,7 +3,8 @@ the official pix2pix step, timed like `pix2pix bench` (warm-up, then the median 
 calls). Prints one JSON object with the same fields.
 
 usage: pytorch_bench.py --netG unet_256 --crop_size 256 --batch_size 1 [--device cpu|cuda]
-       [--warmup 2] [--repeats 5] [--precision f32|bf16|f16]
+       [--warmup 2] [--repeats 5] [--precision f32|bf16|f16] [--norm batch|instance|none]
+       [--input_nc 3] [--output_nc 3] [--ngf 64] [--ndf 64] [--netD basic]
 --precision bf16/f16 runs the networks under torch.autocast, as `pix2pix --precision` does.
 """
 
@@ -41,6 +42,9 @@ def main():
     parser.add_argument("--netD", default="basic")
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
+    parser.add_argument("--norm", choices=["batch", "instance", "none"], default="batch")
+    parser.add_argument("--input_nc", type=int, default=3)
+    parser.add_argument("--output_nc", type=int, default=3)
     parser.add_argument("--crop_size", type=int, default=256)
     parser.add_argument("--batch_size", type=int, default=1)
     parser.add_argument("--device", default="cpu")
@@ -50,11 +54,12 @@ def main():
     args = parser.parse_args()
 
     device = args.device
-    net_g = define_G(3, 3, args.ngf, args.netG, "batch", True).to(device)
-    net_d = define_D(6, args.ndf, args.netD).to(device)
+    a_nc, b_nc = args.input_nc, args.output_nc
+    net_g = define_G(a_nc, b_nc, args.ngf, args.netG, args.norm, True).to(device)
+    net_d = define_D(a_nc + b_nc, args.ndf, args.netD, norm=args.norm).to(device)
     n, size = args.batch_size, args.crop_size
-    real_a = torch.rand(n, 3, size, size, device=device) * 2 - 1
-    real_b = torch.rand(n, 3, size, size, device=device) * 2 - 1
+    real_a = torch.rand(n, a_nc, size, size, device=device) * 2 - 1
+    real_b = torch.rand(n, b_nc, size, size, device=device) * 2 - 1
     low = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.precision)
     autocast = torch.autocast(device_type=device, dtype=low or torch.bfloat16, enabled=low is not None)
 

@@ -109,30 +109,19 @@ fn check_phase(
         ..PhaseReport::default()
     });
     for_each_with_progress(&files, &format!("check {name}"), progress, |path| {
+        let unreadable = |reason: String| {
+            let mut report = report.lock().unwrap();
+            report.unreadable.push((path.clone(), reason));
+            Ok(())
+        };
         let image = match load_rgb(path) {
             Ok(image) => image,
-            Err(error) => {
-                let reason = match error {
-                    Error::BadImage { reason, .. } => reason,
-                    other => other.to_string(),
-                };
-                report
-                    .lock()
-                    .unwrap()
-                    .unreadable
-                    .push((path.clone(), reason));
-                return Ok(());
-            }
+            Err(Error::BadImage { reason, .. }) => return unreadable(reason),
+            Err(other) => return unreadable(other.to_string()),
         };
         let (w, h) = image.dimensions();
         if w < 2 {
-            let reason = "too narrow to hold an A|B pair".to_string();
-            report
-                .lock()
-                .unwrap()
-                .unreadable
-                .push((path.clone(), reason));
-            return Ok(());
+            return unreadable("too narrow to hold an A|B pair".into());
         }
         let half = image::RgbImage::new(w / 2, h);
         let out = transform.apply(&half, transform.draw(w / 2, h, &mut rand::rng()));
