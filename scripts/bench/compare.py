@@ -41,12 +41,17 @@ def run_json(cmd):
     return result
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
+def add_side_arguments(parser, rounds):
+    """--rounds, and the two sides: --python (PyTorch's) and --binary (ours)."""
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--python", default=os.environ.get("PIX2PIX_PYTHON", "python3"))
     parser.add_argument("--binary", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "pix2pix"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    add_side_arguments(parser, rounds=3)
     parser.add_argument("--device", help="pix2pix's --device (e.g. tch, cuda:0), for the Rust side only")
     parser.add_argument("--torch-device", default="cpu", help="the PyTorch side's device (cpu or cuda)")
     parser.add_argument("--baseline", help="a second pix2pix binary to compare with, instead of PyTorch")

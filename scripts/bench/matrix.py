@@ -20,7 +20,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, run_json  # noqa: E402
+from compare import ROOT, add_side_arguments, run_json  # noqa: E402
 
 # (name, flags for both sides). Batch-4 and batch-16 rows also report the time per image against
 # the batch-1 row of the same network (batching must pay).
@@ -47,10 +47,7 @@ BATCH_ONE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256"}
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--python", default=os.environ.get("PIX2PIX_PYTHON", "python3"))
-    parser.add_argument("--binary", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "pix2pix"))
+    add_side_arguments(parser, rounds=5)
     parser.add_argument("--only", nargs="+", help="names of CONFIGS to run (default: all)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
