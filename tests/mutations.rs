@@ -258,68 +258,36 @@ fn wrong_contents_are_named() {
     let end = weights.len();
     weights[end - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
     std::fs::write(dir.join("nan.safetensors"), &weights).unwrap();
-    let image = dir.join("image.png");
-    let output = ok(pix2pix(
-        &[
+    // Translates image.png into `out` with the generator file `checkpoint`.
+    let translate = |checkpoint: &str, out: &str| {
+        let args = [
             "translate",
-            image.to_str().unwrap(),
+            "image.png",
             "-o",
-            "out",
+            out,
             "--checkpoint",
-            "nan.safetensors",
-        ],
-        dir,
-    ));
-    let warning = stderr(&output);
+            checkpoint,
+        ];
+        pix2pix(&args, dir)
+    };
+    let warning = stderr(&ok(translate("nan.safetensors", "out")));
     assert!(
         warning.contains("warning:") && warning.contains("NaN"),
         "{warning}"
     );
-    let clean = ok(pix2pix(
-        &[
-            "translate",
-            image.to_str().unwrap(),
-            "-o",
-            "out2",
-            "--checkpoint",
-            "g.safetensors",
-        ],
-        dir,
-    ));
-    assert!(!stderr(&clean).contains("warning:"), "{}", stderr(&clean));
+    let clean = stderr(&ok(translate("g.safetensors", "out2")));
+    assert!(!clean.contains("warning:"), "{clean}");
 
     // Our .bpk away from its run folder: the architecture is read from its tensors.
     let run = dir.join("checkpoints/ok");
     std::fs::copy(run.join("latest_net_G.bpk"), dir.join("moved.bpk")).unwrap();
-    let image = image.to_str().unwrap();
-    ok(pix2pix(
-        &[
-            "translate",
-            image,
-            "-o",
-            "out3",
-            "--checkpoint",
-            "moved.bpk",
-        ],
-        dir,
-    ));
+    ok(translate("moved.bpk", "out3"));
     for (file, holds) in [
         ("latest_net_D.bpk", "discriminator"),
         ("latest_optim_G.bpk", "optimizer"),
     ] {
         let path = run.join(file);
-        let output = pix2pix(
-            &[
-                "translate",
-                image,
-                "-o",
-                "out4",
-                "--checkpoint",
-                path.to_str().unwrap(),
-            ],
-            dir,
-        );
-        common::fails_with(output, &[file, holds]);
+        common::fails_with(translate(path.to_str().unwrap(), "out4"), &[file, holds]);
     }
     std::fs::copy(
         run.join("latest_optim_D.bpk"),
