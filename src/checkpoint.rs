@@ -402,8 +402,11 @@ fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&read(path)?).map_err(|e| corrupt(path, e))
 }
 
+/// Each tensor of a burnpack file by name: its parameter id (if any) and shape.
+type TensorIndex = BTreeMap<String, (Option<u64>, Vec<usize>)>;
+
 /// The name, parameter id and shape of each tensor in a burnpack file (its data is not read).
-fn burnpack_tensors(path: &Path) -> Result<BTreeMap<String, (Option<u64>, Vec<usize>)>> {
+fn burnpack_tensors(path: &Path) -> Result<TensorIndex> {
     if !path.is_file() {
         return Err(Error::MissingCheckpoint {
             path: path.to_path_buf(),

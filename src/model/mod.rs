@@ -61,10 +61,8 @@ impl FromStr for GeneratorArch {
         };
         if let Some(size) = s.strip_prefix("unet_") {
             let size: usize = size.parse().map_err(|_| invalid())?;
-            if !size.is_power_of_two()
-                || size < (1 << UnetConfig::MIN_DOWNS)
-                || size > (1 << Self::MAX_UNET_DOWNS)
-            {
+            let sizes = (1 << UnetConfig::MIN_DOWNS)..=(1 << Self::MAX_UNET_DOWNS);
+            if !size.is_power_of_two() || !sizes.contains(&size) {
                 return Err(invalid());
             }
             return Ok(GeneratorArch::Unet {

@@ -144,25 +144,26 @@ impl Geometry {
         }
     }
 
-    /// columns[depth, pixels] of one image.
-    pub(super) fn im2col(&self, image: &[f32], columns: &mut [f32]) {
+    /// One image's columns [depth, pixels], into its slot of `columns`.
+    pub(super) fn im2col(&self, image: &[f32], columns: &mut [f32], slot: Slot) {
         if self.stride == 1 {
             // With one phase the phased layout is the image's own.
-            self.im2col_phased(image, columns);
+            self.im2col_phased(image, columns, slot);
         } else {
             with_scratch(self.channels * self.phased_plane(), |phased| {
                 self.split_phases(image, phased);
-                self.im2col_phased(phased, columns);
+                self.im2col_phased(phased, columns, slot);
             });
         }
     }
 
-    fn im2col_phased(&self, phased: &[f32], columns: &mut [f32]) {
+    fn im2col_phased(&self, phased: &[f32], columns: &mut [f32], slot: Slot) {
         let kk = self.kernel * self.kernel;
-        columns
-            .par_chunks_mut(self.pixels())
+        columns[..self.depth() * slot.stride]
+            .par_chunks_mut(slot.stride)
             .enumerate()
             .for_each(|(row, column)| {
+                let column = &mut column[slot.offset..][..self.pixels()];
                 let (c, kh, kw) = (
                     row / kk,
                     (row / self.kernel) % self.kernel,
@@ -184,17 +185,18 @@ impl Geometry {
             });
     }
 
-    /// The adjoint of `im2col`: sums columns[depth, pixels] back into one image's gradient.
-    pub(super) fn col2im(&self, columns: &[f32], image: &mut [f32]) {
+    /// The adjoint of `im2col`: sums one image's columns, in its slot of `columns`, back into
+    /// its gradient.
+    pub(super) fn col2im(&self, columns: &[f32], slot: Slot, image: &mut [f32]) {
         image
             .par_chunks_mut(self.height * self.width)
             .enumerate()
             .for_each(|(c, plane)| {
                 if self.stride == 1 {
-                    self.col2im_phased(columns, c, plane);
+                    self.col2im_phased(columns, slot, c, plane);
                 } else {
                     with_scratch(self.phased_plane(), |phases| {
-                        self.col2im_phased(columns, c, phases);
+                        self.col2im_phased(columns, slot, c, phases);
                         self.join_phases(phases, plane);
                     });
                 }
@@ -202,7 +204,7 @@ impl Geometry {
     }
 
     /// Channel `c`'s sums, into its phased planes.
-    fn col2im_phased(&self, columns: &[f32], c: usize, phases: &mut [f32]) {
+    fn col2im_phased(&self, columns: &[f32], slot: Slot, c: usize, phases: &mut [f32]) {
         let kk = self.kernel * self.kernel;
         let pixels = self.pixels();
         phases.fill(0.0);
@@ -213,7 +215,7 @@ impl Geometry {
             if cols.is_empty() {
                 continue;
             }
-            let column = &columns[(c * kk + k) * pixels..][..pixels];
+            let column = &columns[(c * kk + k) * slot.stride + slot.offset..][..pixels];
             let tap = self.tap(kh, kw, &cols);
             for oh in rows {
                 let line = &column[oh * self.out_w..][cols.clone()];
@@ -222,6 +224,24 @@ impl Geometry {
                     *target += value;
                 }
             }
+        }
+    }
+}
+
+/// Where one image's columns sit in a column matrix that a group of images shares: its
+/// `pixels` columns start at `offset` in every row of `stride` values.
+#[derive(Clone, Copy)]
+pub(super) struct Slot {
+    offset: usize,
+    stride: usize,
+}
+
+impl Slot {
+    /// The slot of image `index` of a group whose columns make rows of `stride` values.
+    pub(super) fn of(index: usize, pixels: usize, stride: usize) -> Self {
+        Self {
+            offset: index * pixels,
+            stride,
         }
     }
 }

@@ -2,30 +2,58 @@
 //! as it is stored, its input gradient GEMM + col2im, its weight gradient a GEMM against the
 //! columns; a transposed convolution is the adjoint, so its forward is the convolution's input
 //! gradient and so on.
+//!
+//! Images go through the GEMMs in groups: on small feature maps (the U-Net's inner layers) one
+//! image's product is a few columns wide and streams the whole weight for them, so the columns
+//! of several images sit side by side in one product instead.
 
 use burn::backend::Flex;
 use burn_flex::FlexTensor;
+use rayon::prelude::*;
 
 use super::gemm::matmul;
-use super::im2col::{Geometry, with_scratch};
+use super::im2col::{Geometry, Slot, with_scratch};
 use super::{ConvGradient, ConvShape, Im2colConv};
 use crate::backend::flex::{dims, f32_tensor, storage};
 
+/// Columns a product should have before images are grouped no further (BENCHMARKS.md, batching).
+const GROUP_COLUMNS: usize = 256;
+
+/// Pixels (of a group) from which a weight gradient is computed transposed (BENCHMARKS.md).
+const TRANSPOSED_GRADIENT_COLUMNS: usize = 4096;
+
 impl Geometry {
+    /// Images per product: enough for `GROUP_COLUMNS` columns, at most the batch.
+    fn group(&self, batch: usize) -> usize {
+        (GROUP_COLUMNS / self.pixels().max(1)).clamp(1, batch.max(1))
+    }
+
     /// outputs[batch, out_channels, pixels] of the convolution of images[batch, image].
     fn convolve(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
-        let mut outputs = vec![0f32; images.len() / self.image() * out_channels * pixels];
-        with_scratch(depth * pixels, |columns| {
-            for (image, output) in images
-                .chunks(self.image())
-                .zip(outputs.chunks_mut(out_channels * pixels))
-            {
-                self.im2col(image, columns);
-                let weights = (weights, 1, depth as isize);
-                let columns = (&columns[..], 1, pixels as isize);
-                matmul(out_channels, pixels, depth, output, weights, columns, false);
-            }
+        let batch = images.len() / self.image();
+        let group = self.group(batch);
+        let mut outputs = vec![0f32; batch * out_channels * pixels];
+        with_scratch(depth * pixels * group, |columns| {
+            with_scratch(side_by_side_len(out_channels, pixels, group), |product| {
+                for (images, outputs) in images
+                    .chunks(group * self.image())
+                    .zip(outputs.chunks_mut(group * out_channels * pixels))
+                {
+                    let n = images.len() / self.image() * pixels;
+                    for (index, image) in images.chunks(self.image()).enumerate() {
+                        self.im2col(image, columns, Slot::of(index, pixels, n));
+                    }
+                    let weights = (weights, 1, depth as isize);
+                    let columns = (&columns[..], 1, n as isize);
+                    if n == pixels {
+                        matmul(out_channels, n, depth, outputs, weights, columns, false);
+                    } else {
+                        matmul(out_channels, n, depth, product, weights, columns, false);
+                        regroup(product, out_channels, pixels, outputs);
+                    }
+                }
+            })
         });
         outputs
     }
@@ -33,49 +61,145 @@ impl Geometry {
     /// The adjoint of `convolve`: images[batch, image] from grads[batch, out_channels, pixels].
     fn convolve_adjoint(&self, grads: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
-        let mut images = vec![0f32; grads.len() / (out_channels * pixels) * self.image()];
-        with_scratch(depth * pixels, |columns| {
-            for (grad, image) in grads
-                .chunks(out_channels * pixels)
-                .zip(images.chunks_mut(self.image()))
-            {
-                // columns[depth, pixels] = weights[out, depth]^T x grad[out, pixels]
-                let weights = (weights, depth as isize, 1);
-                let grad = (grad, 1, pixels as isize);
-                matmul(depth, pixels, out_channels, columns, weights, grad, false);
-                self.col2im(columns, image);
-            }
+        let batch = grads.len() / (out_channels * pixels);
+        let group = self.group(batch);
+        let mut images = vec![0f32; batch * self.image()];
+        with_scratch(depth * pixels * group, |columns| {
+            with_scratch(
+                side_by_side_len(out_channels, pixels, group),
+                |side_by_side| {
+                    for (grads, images) in grads
+                        .chunks(group * out_channels * pixels)
+                        .zip(images.chunks_mut(group * self.image()))
+                    {
+                        let n = grads.len() / out_channels;
+                        let grads =
+                            side_by_side_or_as_is(grads, out_channels, pixels, side_by_side);
+                        // columns[depth, n] = weights[out, depth]^T x grads[out, n]
+                        let weights = (weights, depth as isize, 1);
+                        let grads = (grads, 1, n as isize);
+                        matmul(depth, n, out_channels, columns, weights, grads, false);
+                        for (index, image) in images.chunks_mut(self.image()).enumerate() {
+                            self.col2im(columns, Slot::of(index, pixels, n), image);
+                        }
+                    }
+                },
+            )
         });
         images
     }
 
     /// The weight gradient [out_channels, depth]: the sum over the batch of
     /// grad[out_channels, pixels] x im2col(image)[depth, pixels]^T.
+    ///
+    /// Over many pixels it is computed transposed, as columns x grad^T, and transposed at the
+    /// end: gemm packs its left operand a row at a time from the pixel-major data, and the
+    /// grad's few rows cost less to pack than the columns' many (BENCHMARKS.md, weight
+    /// gradients).
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
-        let mut weight_grad = vec![0f32; out_channels * depth];
-        with_scratch(depth * pixels, |columns| {
-            for (index, (image, grad)) in images
-                .chunks(self.image())
-                .zip(grads.chunks(out_channels * pixels))
-                .enumerate()
-            {
-                self.im2col(image, columns);
-                let grad = (grad, 1, pixels as isize);
-                let columns = (&columns[..], pixels as isize, 1);
-                let accumulate = index > 0;
-                matmul(
-                    out_channels,
-                    depth,
-                    pixels,
-                    &mut weight_grad,
-                    grad,
-                    columns,
-                    accumulate,
-                );
+        let group = self.group(images.len() / self.image());
+        let transposed = group * pixels >= TRANSPOSED_GRADIENT_COLUMNS;
+        let mut product = vec![0f32; out_channels * depth];
+        with_scratch(depth * pixels * group, |columns| {
+            with_scratch(
+                side_by_side_len(out_channels, pixels, group),
+                |side_by_side| {
+                    for (first, (images, grads)) in images
+                        .chunks(group * self.image())
+                        .zip(grads.chunks(group * out_channels * pixels))
+                        .enumerate()
+                    {
+                        let n = grads.len() / out_channels;
+                        for (index, image) in images.chunks(self.image()).enumerate() {
+                            self.im2col(image, columns, Slot::of(index, pixels, n));
+                        }
+                        let grads =
+                            side_by_side_or_as_is(grads, out_channels, pixels, side_by_side);
+                        let columns = &columns[..];
+                        let accumulate = first > 0;
+                        let (n_, product) = (n as isize, &mut product[..]);
+                        if transposed {
+                            let (columns, grads) = ((columns, 1, n_), (grads, n_, 1));
+                            matmul(depth, out_channels, n, product, columns, grads, accumulate);
+                        } else {
+                            let (grads, columns) = ((grads, 1, n_), (columns, n_, 1));
+                            matmul(out_channels, depth, n, product, grads, columns, accumulate);
+                        }
+                    }
+                },
+            )
+        });
+        if transposed {
+            transpose(&product, depth, out_channels)
+        } else {
+            product
+        }
+    }
+}
+
+/// `matrix` [rows, cols] transposed, a band of `TILE` columns per task.
+fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    let mut transposed = vec![0f32; rows * cols];
+    transposed
+        .par_chunks_mut(TILE * rows)
+        .enumerate()
+        .for_each(|(band, block)| {
+            let col_start = band * TILE;
+            for row in 0..rows {
+                let line = &matrix[row * cols + col_start..][..block.len() / rows];
+                for (col, &value) in line.iter().enumerate() {
+                    block[col * rows + row] = value;
+                }
             }
         });
-        weight_grad
+    transposed
+}
+
+/// The scratch a group needs for its rows side by side: none for one image.
+fn side_by_side_len(rows: usize, pixels: usize, group: usize) -> usize {
+    if group > 1 { rows * pixels * group } else { 0 }
+}
+
+/// The offsets of each line of `pixels` values of a group of images' `rows`: image i's row r
+/// at (i x rows + r) x pixels in [group, rows, pixels] and at (r x group + i) x pixels in the
+/// same rows side by side, [rows, group x pixels].
+fn lines(group: usize, rows: usize, pixels: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..group).flat_map(move |image| {
+        (0..rows).map(move |row| {
+            (
+                (image * rows + row) * pixels,
+                (row * group + image) * pixels,
+            )
+        })
+    })
+}
+
+/// `grouped` [group, rows, pixels] with its rows side by side, in `scratch` unless the group
+/// is one image (whose layout is already that).
+fn side_by_side_or_as_is<'a>(
+    grouped: &'a [f32],
+    rows: usize,
+    pixels: usize,
+    scratch: &'a mut [f32],
+) -> &'a [f32] {
+    let group = grouped.len() / (rows * pixels);
+    if group == 1 {
+        return grouped;
+    }
+    for (at, to) in lines(group, rows, pixels) {
+        scratch[to..to + pixels].copy_from_slice(&grouped[at..at + pixels]);
+    }
+    &scratch[..grouped.len()]
+}
+
+/// The inverse of [`side_by_side_or_as_is`]: `side_by_side` [rows, group x pixels] into
+/// `grouped` [group, rows, pixels].
+fn regroup(side_by_side: &[f32], rows: usize, pixels: usize, grouped: &mut [f32]) {
+    let group = grouped.len() / (rows * pixels);
+    for (to, at) in lines(group, rows, pixels) {
+        grouped[to..to + pixels].copy_from_slice(&side_by_side[at..at + pixels]);
     }
 }
 

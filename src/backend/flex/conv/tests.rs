@@ -22,7 +22,9 @@ fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
 /// Outputs and both gradients equal Burn's own convolutions, for the geometries the
 /// networks use (U-Net and PatchGAN 4x4 stride 2 or 1, ResNet 3x3 stride 1 or 2 and 7x7,
 /// transposed 4x4 and 3x3 with output padding, the PatchGAN's one-channel output), on a
-/// batch of two images of even and odd sides.
+/// batch of three images of even and odd sides: small maps go through the products as one
+/// group, larger ones in groups of two and one, the largest image by image (their weight
+/// gradients transposed).
 #[test]
 fn equals_burns_convolutions_and_their_gradients() {
     let device = Device::flex().autodiff();
@@ -41,12 +43,18 @@ fn equals_burns_convolutions_and_their_gradients() {
         (3, 2, 1, true, 1, 5, [3, 5]),
         // The PatchGAN's last layer: one output channel, products big enough to be split.
         (4, 1, 1, false, 0, 24, [32, 1]),
+        // 10x10 maps: groups of two images and one.
+        (4, 2, 1, false, 0, 20, [3, 5]),
+        (4, 2, 1, true, 0, 10, [3, 5]),
+        // 64x64 pixels: weight gradients computed transposed.
+        (7, 1, 0, false, 0, 70, [3, 5]),
+        (3, 2, 1, true, 1, 64, [3, 5]),
     ];
     for (kernel, stride, padding, transposed, output_padding, side, [c_in, c_out]) in cases {
         let what = format!(
             "k{kernel} s{stride} p{padding} t{transposed} op{output_padding} c{c_in}->{c_out}"
         );
-        let x_ours = random([2, c_in, side, side]);
+        let x_ours = random([3, c_in, side, side]);
         let x_burns = x_ours.clone().detach().require_grad();
         let weight = random(if transposed {
             [c_in, c_out, kernel, kernel]

@@ -1,0 +1,181 @@
+//! How the convolutions' matrix products run through the gemm crate, by layout: the measurement
+//! behind two choices in src/backend/flex/conv/kernel.rs (BENCHMARKS.md has the results).
+//!
+//! 1. Grouping images: the three products of a convolution (forward, input gradient, weight
+//!    gradient) on one image's columns, against one product over four images' columns side by
+//!    side, per image.
+//! 2. The weight gradient over many pixels: grad x columns^T as it is stored, against
+//!    columns x grad^T followed by a transpose.
+//!
+//! `cargo run --release --example gemm_layouts`. Shapes are (output channels, depth = input
+//! channels x k x k, output pixels) of layers of unet_256, resnet_9blocks and the basic PatchGAN
+//! at 256x256; medians of 5 interleaved repetitions.
+
+use std::time::Instant;
+
+type View<'a> = (&'a [f32], isize, isize);
+
+/// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], as the kernels call gemm.
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View) {
+    let last = |(data, cs, rs): View, rows: usize, cols: usize| {
+        assert!((rows as isize - 1) * rs + (cols as isize - 1) * cs < data.len() as isize)
+    };
+    last(lhs, m, k);
+    last(rhs, k, n);
+    assert!(dst.len() >= m * n);
+    // SAFETY: the asserts keep every access inside the three slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.0.as_ptr(),
+            lhs.1,
+            lhs.2,
+            rhs.0.as_ptr(),
+            rhs.1,
+            rhs.2,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// Milliseconds of one call of `f`.
+fn millis(mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Per-image milliseconds of (forward, input gradient, weight gradient) over `images` images.
+fn products(out: usize, depth: usize, pixels: usize, images: usize) -> [f64; 3] {
+    let n = pixels * images;
+    let (weight, columns, grad) = (
+        vec![0.5; out * depth],
+        vec![0.25; depth * n],
+        vec![0.1; out * n],
+    );
+    let (mut y, mut x_grad, mut w_grad) = (
+        vec![0.0; out * n],
+        vec![0.0; depth * n],
+        vec![0.0; out * depth],
+    );
+    let (d, n_) = (depth as isize, n as isize);
+    let per_image = |ms: f64| ms / images as f64;
+    [
+        per_image(millis(|| {
+            matmul(out, n, depth, &mut y, (&weight, 1, d), (&columns, 1, n_))
+        })),
+        per_image(millis(|| {
+            matmul(depth, n, out, &mut x_grad, (&weight, d, 1), (&grad, 1, n_))
+        })),
+        per_image(millis(|| {
+            matmul(
+                out,
+                depth,
+                n,
+                &mut w_grad,
+                (&grad, 1, n_),
+                (&columns, n_, 1),
+            )
+        })),
+    ]
+}
+
+/// Milliseconds of the weight gradient (as stored, transposed and then transposed back).
+fn weight_gradients(out: usize, depth: usize, pixels: usize) -> [f64; 2] {
+    let (columns, grad) = (vec![0.25; depth * pixels], vec![0.1; out * pixels]);
+    let (mut w_grad, mut product) = (vec![0.0; out * depth], vec![0.0; out * depth]);
+    let p = pixels as isize;
+    let direct = millis(|| {
+        matmul(
+            out,
+            depth,
+            pixels,
+            &mut w_grad,
+            (&grad, 1, p),
+            (&columns, p, 1),
+        )
+    });
+    let transposed = millis(|| {
+        matmul(
+            depth,
+            out,
+            pixels,
+            &mut product,
+            (&columns, 1, p),
+            (&grad, p, 1),
+        );
+        for (row, line) in w_grad.chunks_mut(depth).enumerate() {
+            for (col, value) in line.iter_mut().enumerate() {
+                *value = product[col * out + row];
+            }
+        }
+    });
+    [direct, transposed]
+}
+
+fn main() {
+    const REPEATS: usize = 5;
+    println!("grouping: per-image ms of forward / input gradient / weight gradient");
+    for (name, out, depth, pixels) in [
+        ("unet_256 down 32->16", 512, 4096, 256),
+        ("unet_256 down 16->8", 512, 8192, 64),
+        ("unet_256 down 4->2", 512, 8192, 4),
+        ("unet_256 up 8->16", 1024, 8192, 64),
+        ("unet_256 up 16->32", 1024, 4096, 256),
+    ] {
+        let (mut one, mut four) = (vec![vec![]; 3], vec![vec![]; 3]);
+        for _ in 0..REPEATS {
+            for (times, images) in [(&mut one, 1), (&mut four, 4)] {
+                for (list, ms) in times.iter_mut().zip(products(out, depth, pixels, images)) {
+                    list.push(ms);
+                }
+            }
+        }
+        let show = |times: Vec<Vec<f64>>| {
+            times
+                .into_iter()
+                .map(|t| format!("{:7.2}", median(t)))
+                .collect::<Vec<_>>()
+                .join(" /")
+        };
+        println!(
+            "{name:24} 1 image: {}   4 images: {}",
+            show(one),
+            show(four)
+        );
+    }
+    println!("weight gradient: ms as stored / transposed + transpose");
+    for (name, out, depth, pixels) in [
+        ("resnet block 3x3 64x64", 256, 2304, 4096),
+        ("resnet 7x7 out 256x256", 3, 3136, 65536),
+        ("resnet 7x7 in 256x256", 64, 147, 65536),
+        ("unet_256 down 128->64", 128, 1024, 4096),
+        ("unet_256 down 32->16", 512, 4096, 256),
+        ("patchgan 4x4 s1 31x31", 512, 4096, 961),
+    ] {
+        let (mut direct, mut transposed) = (vec![], vec![]);
+        for _ in 0..REPEATS {
+            let [a, b] = weight_gradients(out, depth, pixels);
+            direct.push(a);
+            transposed.push(b);
+        }
+        let (a, b) = (median(direct), median(transposed));
+        println!("{name:24} {a:8.1} / {b:8.1}  ({:.2})", b / a);
+    }
+}
