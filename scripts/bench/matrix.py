@@ -1,7 +1,8 @@
 """The speed matrix: every configuration of CONFIGS timed with `pix2pix bench --json` and the
 PyTorch reference (pytorch_bench.py), in interleaved rounds (each round runs every configuration
 once on each side, the side going first alternating), and a Markdown table of medians and ratios
-(Rust / PyTorch; below 1 is faster), with each side's peak memory. Every cell of one table comes
+(Rust / PyTorch; below 1 is faster), with each side's peak memory and how much each side's
+step moved across the rounds (a run where PyTorch's own step moved over 20% is flagged). Every cell of one table comes
 from one run of this script; BENCHMARKS.md's current-results table is such a table.
 
 usage (from the repository root, after `cargo build --release`):
@@ -40,6 +41,9 @@ CONFIGS = [
     ("unet_256 gray->rgb", "--netG unet_256 --crop_size 256 --batch_size 1 --input_nc 1 --output_nc 3"),
     ("unet_64", "--netG unet_64 --crop_size 64 --batch_size 1"),
 ]
+
+# PyTorch's step moving more than this across rounds marks the run as unsteady.
+UNSTEADY = 0.2
 
 # Batched rows and the batch-1 row they are compared with.
 BATCH_ONE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256"}
@@ -82,6 +86,12 @@ def main():
     def med(name, side, key):
         return statistics.median(r[key] for r in runs[name][side])
 
+    def spread(name, side):
+        """How far a side's step moved across the rounds, relative to its median: the steadiness
+        of the machine during the run (PyTorch's side is the anchor, its code does not change)."""
+        steps = [r["train_step_ms"] for r in runs[name][side]]
+        return (max(steps) - min(steps)) / statistics.median(steps)
+
     first = next(iter(runs.values()))
     torch_side = first["theirs"][0]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; torch {torch_side['torch']} "
@@ -89,8 +99,9 @@ def main():
           f"medians of {args.rounds} interleaved rounds, `bench --warmup {args.warmup} "
           f"--repeats {args.repeats}` on each side\n")
     print("| configuration | G inference, ms (ratio) | training step, ms (ratio) "
-          "| per image vs batch 1, ours / PyTorch | peak memory, MB (ratio) |")
-    print("|---|---|---|---|---|")
+          "| per image vs batch 1, ours / PyTorch | peak memory, MB (ratio) "
+          "| step spread across rounds, ours / PyTorch |")
+    print("|---|---|---|---|---|---|")
     for name, flags in configs:
         cells = []
         for key in ["inference_ms", "train_step_ms"]:
@@ -106,7 +117,12 @@ def main():
             cells.append("")
         a, b = med(name, "ours", "max_rss_mb"), med(name, "theirs", "max_rss_mb")
         cells.append(f"{a:.0f} / {b:.0f} ({a / b:.2f})")
+        cells.append(f"{spread(name, 'ours'):.0%} / {spread(name, 'theirs'):.0%}")
         print(f"| {name} (`{' '.join(flags)}`) | " + " | ".join(cells) + " |")
+    unsteady = [name for name, _ in configs if spread(name, "theirs") > UNSTEADY]
+    if unsteady:
+        print(f"\nPyTorch's own step moved by more than {UNSTEADY:.0%} across the rounds of "
+              f"{', '.join(unsteady)}: the machine was not steady; rerun before comparing.")
 
 
 if __name__ == "__main__":
