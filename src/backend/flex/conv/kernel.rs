@@ -116,15 +116,32 @@ impl Geometry {
                         }
                         let grads =
                             side_by_side_or_as_is(grads, out_channels, pixels, side_by_side);
-                        let columns = &columns[..];
                         let accumulate = first > 0;
-                        let (n_, product) = (n as isize, &mut product[..]);
+                        // Both are stored as rows of n values: (data, 1, n) reads them as
+                        // stored, (data, n, 1) transposed.
+                        let (columns, stride) = (&columns[..], n as isize);
                         if transposed {
-                            let (columns, grads) = ((columns, 1, n_), (grads, n_, 1));
-                            matmul(depth, out_channels, n, product, columns, grads, accumulate);
+                            let (columns, grads) = ((columns, 1, stride), (grads, stride, 1));
+                            matmul(
+                                depth,
+                                out_channels,
+                                n,
+                                &mut product,
+                                columns,
+                                grads,
+                                accumulate,
+                            );
                         } else {
-                            let (grads, columns) = ((grads, 1, n_), (columns, n_, 1));
-                            matmul(out_channels, depth, n, product, grads, columns, accumulate);
+                            let (grads, columns) = ((grads, 1, stride), (columns, stride, 1));
+                            matmul(
+                                out_channels,
+                                depth,
+                                n,
+                                &mut product,
+                                grads,
+                                columns,
+                                accumulate,
+                            );
                         }
                     }
                 },
