@@ -194,6 +194,8 @@ fn the_pixel_discriminator_count_matches_pytorch() {
 
 /// Mixed precision changes the convolutions' arithmetic and nothing else: f32 is the unchanged
 /// network, bf16 and f16 stay close to it, and training keeps f32 weights that the step moves.
+/// bf16 runs on the CPU's bf16 dot products where it has them and, with those turned off (the
+/// path of CPUs without them), on the f32 products: forward and training step, both ways.
 #[test]
 fn mixed_precision_runs_convolutions_in_low_precision_only() {
     let device = pix2pix::device::cpu().unwrap();
@@ -207,7 +209,18 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
         .with_precision(Precision::F32)
         .forward(x.clone());
     assert_eq!(values(f32_output), reference);
-    for precision in [Precision::Bf16, Precision::F16] {
+    let dot_products = pix2pix::backend::bf16_dot_products();
+    if !dot_products {
+        eprintln!("bf16 dot products: this CPU has no AVX512_BF16; only the fallback is tested");
+    }
+    // (precision, the bf16 dot products on, whether the output differs from f32's)
+    let cases = [
+        (Precision::Bf16, true, dot_products),
+        (Precision::Bf16, false, false),
+        (Precision::F16, true, true),
+    ];
+    for (precision, dot_products_on, differs) in cases {
+        pix2pix::backend::use_bf16_dot_products(dot_products_on);
         let output = generator
             .clone()
             .with_precision(precision)
@@ -218,16 +231,26 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
             .zip(&reference)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
+        let what = format!("{precision}, dot products {dot_products_on}: {largest}");
         // bf16 keeps 8 bits of mantissa: visibly different, yet close on outputs in [-1, 1].
-        assert!(largest > 0.0 && largest < 0.05, "{precision}: {largest}");
+        assert!(largest < 0.05, "{what}");
+        assert_eq!(largest > 0.0, differs, "{what}");
+        if precision == Precision::Bf16 {
+            training_step_moves_f32_weights(&model, &device, Precision::Bf16);
+        }
     }
+    pix2pix::backend::use_bf16_dot_products(true);
+}
 
-    let train_device = device.autodiff();
+/// One training step at `precision`: finite losses, f32 weights that the step changed.
+fn training_step_moves_f32_weights(model: &ModelOptions, device: &Device, precision: Precision) {
+    let values = |y: Tensor<4>| y.into_data().try_into_vec::<f32>().unwrap();
+    let train_device = device.clone().autodiff();
     let options = TrainOptions {
-        precision: Precision::Bf16,
+        precision,
         ..TrainOptions::default()
     };
-    let mut pix2pix = Pix2Pix::new(&model, &options, &train_device);
+    let mut pix2pix = Pix2Pix::new(model, &options, &train_device);
     let weight = |p: &Pix2Pix| match &p.generator {
         Generator::Unet(unet) => unet.blocks[1].down_conv.weight.val(),
         Generator::Resnet(_) => unreachable!(),
@@ -241,8 +264,8 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
         )
     };
     let (losses, _) = pix2pix.step(batch(3), batch(3), 2e-4);
-    assert!(losses.is_finite(), "{losses}");
+    assert!(losses.is_finite(), "{precision}: {losses}");
     let after = weight(&pix2pix);
     assert_eq!(after.dtype(), DType::F32);
-    assert_ne!(values(after.inner()), before);
+    assert_ne!(values(after.inner()), before, "{precision}");
 }

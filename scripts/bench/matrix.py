@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import ROOT, add_side_arguments, run_json  # noqa: E402
 
 # (name, flags for both sides). Batch-4 and batch-16 rows also report the time per image against
-# the batch-1 row of the same network (batching must pay).
+# the batch-1 row of the same network (batching must pay), bf16 rows their step against f32's.
 CONFIGS = [
     ("unet_256", "--netG unet_256 --crop_size 256 --batch_size 1"),
     ("unet_256 b4", "--netG unet_256 --crop_size 256 --batch_size 4"),
@@ -40,13 +40,15 @@ CONFIGS = [
      "--netG resnet_6blocks --crop_size 64 --batch_size 2 --norm instance"),
     ("unet_256 gray->rgb", "--netG unet_256 --crop_size 256 --batch_size 1 --input_nc 1 --output_nc 3"),
     ("unet_64", "--netG unet_64 --crop_size 64 --batch_size 1"),
+    ("unet_64 bf16", "--netG unet_64 --crop_size 64 --batch_size 1 --precision bf16"),
 ]
 
 # PyTorch's step moving more than this across rounds marks the run as unsteady.
 UNSTEADY = 0.2
 
-# Batched rows and the batch-1 row they are compared with.
-BATCH_ONE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256"}
+# Batched and bf16 rows and the batch-1 f32 row they are compared with.
+BASE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256", "unet_256 bf16": "unet_256",
+        "unet_64 bf16": "unet_64"}
 
 
 def main():
@@ -99,7 +101,7 @@ def main():
           f"medians of {args.rounds} interleaved rounds, `bench --warmup {args.warmup} "
           f"--repeats {args.repeats}` on each side\n")
     print("| configuration | G inference, ms (ratio) | training step, ms (ratio) "
-          "| per image vs batch 1, ours / PyTorch | peak memory, MB (ratio) "
+          "| step per image vs batch 1 f32 (batched, bf16 rows), ours / PyTorch | peak memory, MB (ratio) "
           "| step spread across rounds, ours / PyTorch |")
     print("|---|---|---|---|---|---|")
     for name, flags in configs:
@@ -107,7 +109,7 @@ def main():
         for key in ["inference_ms", "train_step_ms"]:
             a, b = med(name, "ours", key), med(name, "theirs", key)
             cells.append(f"{a:.1f} / {b:.1f} ({a / b:.2f})")
-        base = BATCH_ONE.get(name)
+        base = BASE.get(name)
         if base in runs:
             batch = int(flags[flags.index("--batch_size") + 1])
             per_image = [med(name, side, "train_step_ms") / batch / med(base, side, "train_step_ms")

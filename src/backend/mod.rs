@@ -28,6 +28,7 @@ use burn::tensor::module::BatchNormTrainOutput;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, FloatDType};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) use adam::{AdamParam, AdamStep};
 
@@ -59,6 +60,29 @@ impl Precision {
             Precision::F16 => Some(FloatDType::F16),
         }
     }
+}
+
+/// Turned off by [`use_bf16_dot_products`].
+static BF16_DOT_PRODUCTS_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--precision bf16` runs its convolutions' products on the CPU's bf16 dot products
+/// (AVX512_BF16) on Flex: where the CPU has them, unless turned off. Otherwise those products
+/// run in f32, which is slower than the dot products but not than f32 training.
+pub fn bf16_dot_products() -> bool {
+    #[cfg(feature = "flex")]
+    {
+        !BF16_DOT_PRODUCTS_OFF.load(Ordering::Relaxed) && flex::conv::bf16::available()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        false
+    }
+}
+
+/// Turns the bf16 dot products off (false) or back on where the CPU has them (true), for the
+/// whole process: the tests compare both paths.
+pub fn use_bf16_dot_products(enabled: bool) {
+    BF16_DOT_PRODUCTS_OFF.store(!enabled, Ordering::Relaxed);
 }
 
 /// Which implementation runs an operation on a tensor.
@@ -104,6 +128,8 @@ pub(crate) struct ConvShape {
     /// Transposed convolution; its extra rows and columns at the end are `output_padding`.
     pub transposed: bool,
     pub output_padding: usize,
+    /// Products with bf16 operands and f32 sums (`--precision bf16`); f32 otherwise.
+    pub bf16: bool,
 }
 
 impl ConvShape {
@@ -119,6 +145,7 @@ impl ConvShape {
                 padding: top,
                 transposed: false,
                 output_padding: 0,
+                bf16: false,
             },
         )
     }
@@ -133,6 +160,7 @@ impl ConvShape {
             padding: conv.padding[0],
             transposed: true,
             output_padding: conv.padding_out[0],
+            bf16: false,
         })
     }
 }
@@ -192,8 +220,9 @@ struct Convolution<'a> {
 }
 
 impl Convolution<'_> {
-    /// Our kernel on Flex in f32; otherwise Burn's operation `burn`, in `precision` as autocast
-    /// does: input, weight and bias cast to it, the output back to f32.
+    /// Our kernel on Flex in f32 or bf16 (its products' operands rounded, f32 sums, the bias
+    /// added in f32); otherwise Burn's operation `burn`, in `precision` as autocast does: input,
+    /// weight and bias cast to it, the output back to f32.
     fn apply(
         &self,
         x: Tensor<4>,
@@ -201,14 +230,15 @@ impl Convolution<'_> {
         burn: impl FnOnce(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>,
     ) -> Tensor<4> {
         let bias = self.bias.as_ref().map(Param::val);
-        if let Some(dtype) = precision.low() {
-            let bias = bias.map(|bias| bias.cast(dtype));
-            return burn(x.cast(dtype), self.weight.val().cast(dtype), bias).cast(FloatDType::F32);
-        }
         #[cfg(feature = "flex")]
         if Route::of(&x) == Route::Flex
+            && precision != Precision::F16
             && let Some(shape) = self.shape
         {
+            let shape = ConvShape {
+                bf16: precision == Precision::Bf16,
+                ..shape
+            };
             let y = flex::conv::conv(x, self.weight.val(), shape);
             return match bias {
                 Some(bias) => {
@@ -217,6 +247,10 @@ impl Convolution<'_> {
                 }
                 None => y,
             };
+        }
+        if let Some(dtype) = precision.low() {
+            let bias = bias.map(|bias| bias.cast(dtype));
+            return burn(x.cast(dtype), self.weight.val().cast(dtype), bias).cast(FloatDType::F32);
         }
         burn(x, self.weight.val(), bias)
     }

@@ -23,6 +23,8 @@ pub(super) struct Geometry {
     padding: usize,
     pub(super) out_h: usize,
     pub(super) out_w: usize,
+    /// The products in bf16 (`ConvShape::bf16`).
+    pub(super) bf16: bool,
 }
 
 impl Geometry {
@@ -57,6 +59,7 @@ impl Geometry {
             padding,
             out_h,
             out_w,
+            bf16: shape.bf16,
         }
     }
 

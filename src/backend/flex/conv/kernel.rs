@@ -11,9 +11,9 @@ use burn::backend::Flex;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::gemm::matmul;
+use super::gemm::{View, matmul};
 use super::im2col::{Geometry, Slot, with_scratch};
-use super::{ConvGradient, ConvShape, Im2colConv};
+use super::{ConvGradient, ConvShape, Im2colConv, bf16};
 use crate::backend::flex::{dims, f32_tensor, storage};
 
 /// Columns a product should have before images are grouped no further (BENCHMARKS.md, batching).
@@ -23,6 +23,24 @@ const GROUP_COLUMNS: usize = 256;
 const TRANSPOSED_GRADIENT_COLUMNS: usize = 4096;
 
 impl Geometry {
+    /// dst[m, n] = lhs[m, k] x rhs[k, n] (plus dst when `accumulate`) in the convolution's
+    /// arithmetic: bf16 operands on the CPU's bf16 dot products where it has them and the
+    /// shape suits them, f32 otherwise.
+    fn product(
+        &self,
+        (m, n, k): (usize, usize, usize),
+        dst: &mut [f32],
+        lhs: View,
+        rhs: View,
+        accumulate: bool,
+    ) {
+        if self.bf16 && bf16::suits(m, n, k) && crate::backend::bf16_dot_products() {
+            bf16::matmul(m, n, k, dst, lhs, rhs, accumulate);
+        } else {
+            matmul(m, n, k, dst, lhs, rhs, accumulate);
+        }
+    }
+
     /// Images per product: enough for `GROUP_COLUMNS` columns, at most the batch.
     fn group(&self, batch: usize) -> usize {
         (GROUP_COLUMNS / self.pixels().max(1)).clamp(1, batch.max(1))
@@ -47,9 +65,9 @@ impl Geometry {
                     let weights = (weights, 1, depth as isize);
                     let columns = (&columns[..], 1, n as isize);
                     if n == pixels {
-                        matmul(out_channels, n, depth, outputs, weights, columns, false);
+                        self.product((out_channels, n, depth), outputs, weights, columns, false);
                     } else {
-                        matmul(out_channels, n, depth, product, weights, columns, false);
+                        self.product((out_channels, n, depth), product, weights, columns, false);
                         regroup(product, out_channels, pixels, outputs);
                     }
                 }
@@ -78,7 +96,7 @@ impl Geometry {
                         // columns[depth, n] = weights[out, depth]^T x grads[out, n]
                         let weights = (weights, depth as isize, 1);
                         let grads = (grads, 1, n as isize);
-                        matmul(depth, n, out_channels, columns, weights, grads, false);
+                        self.product((depth, n, out_channels), columns, weights, grads, false);
                         for (index, image) in images.chunks_mut(self.image()).enumerate() {
                             self.col2im(columns, Slot::of(index, pixels, n), image);
                         }
@@ -122,26 +140,12 @@ impl Geometry {
                         let (columns, stride) = (&columns[..], n as isize);
                         if transposed {
                             let (columns, grads) = ((columns, 1, stride), (grads, stride, 1));
-                            matmul(
-                                depth,
-                                out_channels,
-                                n,
-                                &mut product,
-                                columns,
-                                grads,
-                                accumulate,
-                            );
+                            let dims = (depth, out_channels, n);
+                            self.product(dims, &mut product, columns, grads, accumulate);
                         } else {
                             let (grads, columns) = ((grads, 1, stride), (columns, stride, 1));
-                            matmul(
-                                out_channels,
-                                depth,
-                                n,
-                                &mut product,
-                                grads,
-                                columns,
-                                accumulate,
-                            );
+                            let dims = (out_channels, depth, n);
+                            self.product(dims, &mut product, grads, columns, accumulate);
                         }
                     }
                 },

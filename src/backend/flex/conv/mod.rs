@@ -7,10 +7,12 @@
 //! gradients go through the same path (BENCHMARKS.md has the measurements).
 //!
 //! - [`Im2colConv`] (here): the extension trait and the tensor-level entry [`conv`];
-//! - `kernel`: the f32 kernels on Flex's buffers; `im2col` and `gemm`: what they are made of;
+//! - `kernel`: the kernels on Flex's f32 buffers; `im2col` and `gemm`: what they are made of;
+//!   `bf16`: the products of `--precision bf16` on the CPU's bf16 dot products;
 //! - `backward`: the autodiff implementation, which computes only the tracked gradients.
 
 mod backward;
+pub(crate) mod bf16;
 mod gemm;
 mod im2col;
 mod kernel;

@@ -2,7 +2,7 @@
 
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
 use super::{ConvShape, conv};
 
@@ -67,6 +67,7 @@ fn equals_burns_convolutions_and_their_gradients() {
             padding,
             transposed,
             output_padding,
+            bf16: false,
         };
         let ours = conv(x_ours.clone(), weight.clone(), shape);
         let burns = if transposed {
@@ -114,6 +115,7 @@ fn computes_only_the_tracked_gradients() {
         padding: 1,
         transposed: false,
         output_padding: 0,
+        bf16: false,
     };
     let both = (x.clone().require_grad(), weight.clone().require_grad());
     let grads = conv(both.0.clone(), both.1.clone(), shape).sum().backward();
@@ -131,4 +133,73 @@ fn computes_only_the_tracked_gradients() {
         both.0.grad(&grads).unwrap(),
         "input gradient with an untracked weight",
     );
+}
+
+/// In bf16 the kernels equal Burn's f32 convolutions of the operands rounded to bf16: output,
+/// input gradient (from the rounded output gradient and weight) and weight gradient (from the
+/// rounded input and output gradient), on shapes whose products all suit the dot products.
+#[test]
+fn bf16_products_equal_f32_products_of_rounded_operands() {
+    if !crate::backend::bf16_dot_products() {
+        eprintln!("skipped: this CPU has no AVX512_BF16 dot products");
+        return;
+    }
+    let device = Device::flex().autodiff();
+    let random =
+        |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let rounded = |t: Tensor<4>| t.cast(FloatDType::BF16).cast(FloatDType::F32);
+    // (kernel, stride, padding, transposed, output padding, side, in and out channels)
+    for (kernel, stride, padding, transposed, output_padding, side, [c_in, c_out]) in [
+        (4, 2, 1, false, 0, 16, [16, 24]),
+        (3, 1, 1, false, 0, 12, [16, 24]),
+        (4, 2, 1, true, 0, 8, [24, 16]),
+    ] {
+        let what = format!("bf16 k{kernel} s{stride} t{transposed} c{c_in}->{c_out}");
+        let x = random([2, c_in, side, side]);
+        let weight = random(if transposed {
+            [c_in, c_out, kernel, kernel]
+        } else {
+            [c_out, c_in, kernel, kernel]
+        });
+        let shape = ConvShape {
+            stride,
+            padding,
+            transposed,
+            output_padding,
+            bf16: true,
+        };
+        let (x_ours, weight_ours) = (x.clone().require_grad(), weight.clone().require_grad());
+        let ours = conv(x_ours.clone(), weight_ours.clone(), shape);
+        let (x_burns, weight_burns) = (
+            rounded(x).detach().require_grad(),
+            rounded(weight).detach().require_grad(),
+        );
+        let burns = if transposed {
+            let options = ConvTransposeOptions::new(
+                [stride; 2],
+                [padding; 2],
+                [output_padding; 2],
+                [1; 2],
+                1,
+            );
+            conv_transpose2d(x_burns.clone(), weight_burns.clone(), None, options)
+        } else {
+            let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
+            conv2d(x_burns.clone(), weight_burns.clone(), None, options)
+        };
+        assert_close(ours.clone().inner(), burns.clone().inner(), &what);
+        let output_grad = rounded(random(burns.dims()));
+        let grads = (ours * output_grad.clone()).sum().backward();
+        let grads_burns = (burns * output_grad).sum().backward();
+        assert_close(
+            x_ours.grad(&grads).unwrap(),
+            x_burns.grad(&grads_burns).unwrap(),
+            &format!("{what} input gradient"),
+        );
+        assert_close(
+            weight_ours.grad(&grads).unwrap(),
+            weight_burns.grad(&grads_burns).unwrap(),
+            &format!("{what} weight gradient"),
+        );
+    }
 }
