@@ -85,6 +85,14 @@ pub fn use_bf16_dot_products(enabled: bool) {
     BF16_DOT_PRODUCTS_OFF.store(!enabled, Ordering::Relaxed);
 }
 
+/// Whether the Flex kernels compute a convolution with `stride` to `out_channels` directly,
+/// without a column matrix (src/backend/flex/conv/direct.rs): at stride 1 to up to four channels
+/// (BENCHMARKS.md, direct convolutions). For a transposed convolution, `out_channels` is its
+/// input's channels (it is the adjoint of a convolution to them).
+pub(crate) fn convolves_directly(stride: usize, out_channels: usize) -> bool {
+    stride == 1 && out_channels <= 4
+}
+
 /// Which implementation runs an operation on a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {

@@ -6,6 +6,7 @@
 use super::resnet::DOWNSAMPLINGS;
 use super::unet::UnetConfig;
 use super::{GeneratorArch, ModelOptions, NormKind};
+use crate::backend::convolves_directly;
 
 /// Element counts of one network; `feature_maps` and `workspace` are for one image.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -14,19 +15,36 @@ pub struct Footprint {
     pub parameters: f64,
     /// Every convolution's and normalisation's output for one image.
     pub feature_maps: f64,
-    /// The largest unfolded input (im2col) or column buffer of one convolution, for one image.
+    /// The largest unfolded input (im2col) or column buffer of one convolution, for one image
+    /// (none for those the kernels compute directly).
     pub workspace: f64,
 }
 
 impl Footprint {
-    /// Adds a convolution with a `kernel` x `kernel` window from `cin` to `cout` channels whose
-    /// output has `out` pixels; `unfolded` is the pixels its column buffer spans per channel and
-    /// kernel tap (the output for a convolution, the input for a transposed one).
-    fn conv(&mut self, [cin, cout]: [f64; 2], kernel: f64, bias: bool, out: f64, unfolded: f64) {
+    /// Adds a convolution with a `kernel` x `kernel` window and `stride` from `cin` to `cout`
+    /// channels whose output has `out` pixels; `unfolded` is the pixels its column buffer spans
+    /// per channel and kernel tap (the output for a convolution, the input for a transposed one).
+    fn conv(
+        &mut self,
+        [cin, cout]: [f64; 2],
+        kernel: f64,
+        stride: usize,
+        bias: bool,
+        out: f64,
+        unfolded: f64,
+    ) {
         self.parameters += cin * cout * kernel * kernel + if bias { cout } else { 0.0 };
         self.feature_maps += cout * out;
-        let columns = if unfolded == out { cin } else { cout };
-        self.workspace = self.workspace.max(columns * kernel * kernel * unfolded);
+        // A transposed convolution is the adjoint of the convolution from its output to its
+        // input: its columns are of its output channels, its products' rows its input channels.
+        let (columns, rows) = if unfolded == out {
+            (cin, cout)
+        } else {
+            (cout, cin)
+        };
+        if !convolves_directly(stride, rows as usize) {
+            self.workspace = self.workspace.max(columns * kernel * kernel * unfolded);
+        }
     }
 
     /// Adds a normalisation of `channels` over `out` pixels (nothing for `none`).
@@ -66,14 +84,14 @@ impl ModelOptions {
                     let (above, below) = (pixels(level), pixels(level + 1));
                     // LeakyReLU of the input, the down conv and its norm.
                     f.feature_maps += down_in * above;
-                    f.conv([down_in, inner], 4.0, bias, below, below);
+                    f.conv([down_in, inner], 4.0, 2, bias, below, below);
                     if level > 0 && !innermost {
                         f.norm(norm, inner, below);
                     }
                     // ReLU, the up conv from the skip concatenation, its norm, the next concat.
                     let up_in = if innermost { inner } else { 2.0 * inner };
                     f.feature_maps += up_in * below;
-                    f.conv([up_in, outer], 4.0, level == 0 || bias, above, below);
+                    f.conv([up_in, outer], 4.0, 2, level == 0 || bias, above, below);
                     if level > 0 {
                         f.norm(norm, outer, above);
                         f.feature_maps += 2.0 * outer * above;
@@ -83,13 +101,14 @@ impl ModelOptions {
             }
             GeneratorArch::Resnet { n_blocks } => {
                 let full = pixels(0);
-                f.conv([input_nc, ngf], 7.0, bias, full, full);
+                f.conv([input_nc, ngf], 7.0, 1, bias, full, full);
                 f.norm(norm, ngf, full);
                 let mut channels = ngf;
                 for level in 1..=DOWNSAMPLINGS {
                     f.conv(
                         [channels, 2.0 * channels],
                         3.0,
+                        2,
                         bias,
                         pixels(level),
                         pixels(level),
@@ -100,7 +119,7 @@ impl ModelOptions {
                 let inner = pixels(DOWNSAMPLINGS);
                 for _ in 0..n_blocks {
                     for _ in 0..2 {
-                        f.conv([channels, channels], 3.0, bias, inner, inner);
+                        f.conv([channels, channels], 3.0, 1, bias, inner, inner);
                         f.norm(norm, channels, inner);
                     }
                     // The reflection-padded inputs and the residual sum.
@@ -111,6 +130,7 @@ impl ModelOptions {
                     f.conv(
                         [channels, channels / 2.0],
                         3.0,
+                        2,
                         bias,
                         out,
                         pixels(level + 1),
@@ -118,7 +138,7 @@ impl ModelOptions {
                     f.norm(norm, channels / 2.0, out);
                     channels /= 2.0;
                 }
-                f.conv([ngf, output_nc], 7.0, true, full, full);
+                f.conv([ngf, output_nc], 7.0, 1, true, full, full);
             }
         }
         f
@@ -133,32 +153,32 @@ impl ModelOptions {
         let bias = norm.conv_bias();
         let Some(n_layers) = self.patchgan_layers() else {
             let pixels = height as f64 * width as f64;
-            f.conv([input_nc, ndf], 1.0, true, pixels, pixels);
-            f.conv([ndf, 2.0 * ndf], 1.0, bias, pixels, pixels);
+            f.conv([input_nc, ndf], 1.0, 1, true, pixels, pixels);
+            f.conv([ndf, 2.0 * ndf], 1.0, 1, bias, pixels, pixels);
             f.norm(norm, 2.0 * ndf, pixels);
-            f.conv([2.0 * ndf, 1.0], 1.0, bias, pixels, pixels);
+            f.conv([2.0 * ndf, 1.0], 1.0, 1, bias, pixels, pixels);
             return f;
         };
         let width_of = |n: usize| ndf * (2.0f64).powi(n.min(3) as i32);
         // 4x4 convolutions with padding 1: strided ones halve the side, the last two take 1 off.
         let (mut h, mut w) = (height as f64, width as f64);
         let mut layer =
-            |f: &mut Footprint, channels: [f64; 2], stride: f64, bias: bool, normed: bool| {
-                h = ((h - 2.0) / stride).floor() + 1.0;
-                w = ((w - 2.0) / stride).floor() + 1.0;
+            |f: &mut Footprint, channels: [f64; 2], stride: usize, bias: bool, normed: bool| {
+                h = ((h - 2.0) / stride as f64).floor() + 1.0;
+                w = ((w - 2.0) / stride as f64).floor() + 1.0;
                 let out = h.max(0.0) * w.max(0.0);
-                f.conv(channels, 4.0, bias, out, out);
+                f.conv(channels, 4.0, stride, bias, out, out);
                 if normed {
                     f.norm(norm, channels[1], out);
                 }
             };
-        layer(&mut f, [input_nc, ndf], 2.0, true, false);
+        layer(&mut f, [input_nc, ndf], 2, true, false);
         for n in 1..n_layers {
-            layer(&mut f, [width_of(n - 1), width_of(n)], 2.0, bias, true);
+            layer(&mut f, [width_of(n - 1), width_of(n)], 2, bias, true);
         }
         let last = width_of(n_layers);
-        layer(&mut f, [width_of(n_layers - 1), last], 1.0, bias, true);
-        layer(&mut f, [last, 1.0], 1.0, true, false);
+        layer(&mut f, [width_of(n_layers - 1), last], 1, bias, true);
+        layer(&mut f, [last, 1.0], 1, true, false);
         f
     }
 }

@@ -61,6 +61,11 @@ fn bf16_bits(value: f32) -> u32 {
     bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16
 }
 
+/// `value` rounded to bf16, as an f32.
+pub(super) fn rounded(value: f32) -> f32 {
+    f32::from_bits(bf16_bits(value) << 16)
+}
+
 /// Two values as the two bf16 halves of one lane: `even` (k = 2p) low, `odd` (k = 2p + 1) high.
 fn pair(even: f32, odd: f32) -> u32 {
     bf16_bits(even) | (bf16_bits(odd) << 16)
@@ -441,11 +446,6 @@ unsafe fn microkernel(_: &[u32], _: &[u32], _: Tiles, _: Tile) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `value` rounded to bf16, as an f32.
-    fn rounded(value: f32) -> f32 {
-        f32::from_bits(bf16_bits(value) << 16)
-    }
 
     #[test]
     fn rounding_to_bf16_is_to_nearest_with_ties_to_even() {

@@ -18,9 +18,9 @@ pub(super) struct Geometry {
     pub(super) channels: usize,
     pub(super) height: usize,
     pub(super) width: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    pub(super) kernel: usize,
+    pub(super) stride: usize,
+    pub(super) padding: usize,
     pub(super) out_h: usize,
     pub(super) out_w: usize,
     /// The products in bf16 (`ConvShape::bf16`).
@@ -77,7 +77,7 @@ impl Geometry {
     }
 
     /// The outputs `o` along a side whose input `o * stride + k - padding` lies inside it.
-    fn inside(&self, k: usize, side: usize, outputs: usize) -> Range<usize> {
+    pub(super) fn inside(&self, k: usize, side: usize, outputs: usize) -> Range<usize> {
         let (stride, padding) = (self.stride, self.padding);
         let first = padding.saturating_sub(k).div_ceil(stride);
         let end = match (side + padding).checked_sub(k + 1) {

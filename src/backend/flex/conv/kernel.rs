@@ -3,6 +3,8 @@
 //! columns; a transposed convolution is the adjoint, so its forward is the convolution's input
 //! gradient and so on.
 //!
+//! A convolution to a few channels at stride 1 skips the columns (`direct`).
+//!
 //! Images go through the GEMMs in groups: on small feature maps (the U-Net's inner layers) one
 //! image's product is a few columns wide and streams the whole weight for them, so the columns
 //! of several images sit side by side in one product instead.
@@ -48,6 +50,9 @@ impl Geometry {
 
     /// outputs[batch, out_channels, pixels] of the convolution of images[batch, image].
     fn convolve(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
+        if self.direct(out_channels) {
+            return self.convolve_direct(images, weights, out_channels);
+        }
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
         let group = self.group(batch);
@@ -78,6 +83,9 @@ impl Geometry {
 
     /// The adjoint of `convolve`: images[batch, image] from grads[batch, out_channels, pixels].
     fn convolve_adjoint(&self, grads: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
+        if self.direct(out_channels) {
+            return self.convolve_direct_adjoint(grads, weights, out_channels);
+        }
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = grads.len() / (out_channels * pixels);
         let group = self.group(batch);
@@ -115,6 +123,9 @@ impl Geometry {
     /// grad's few rows cost less to pack than the columns' many (BENCHMARKS.md, weight
     /// gradients).
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
+        if self.direct(out_channels) {
+            return self.weight_gradient_direct(images, grads, out_channels);
+        }
         let (pixels, depth) = (self.pixels(), self.depth());
         let group = self.group(images.len() / self.image());
         let transposed = group * pixels >= TRANSPOSED_GRADIENT_COLUMNS;

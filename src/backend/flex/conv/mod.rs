@@ -8,11 +8,13 @@
 //!
 //! - [`Im2colConv`] (here): the extension trait and the tensor-level entry [`conv`];
 //! - `kernel`: the kernels on Flex's f32 buffers; `im2col` and `gemm`: what they are made of;
-//!   `bf16`: the products of `--precision bf16` on the CPU's bf16 dot products;
+//!   `bf16`: the products of `--precision bf16` on the CPU's bf16 dot products; `direct`: the
+//!   convolutions to a few channels, without columns;
 //! - `backward`: the autodiff implementation, which computes only the tracked gradients.
 
 mod backward;
 pub(crate) mod bf16;
+mod direct;
 mod gemm;
 mod im2col;
 mod kernel;

@@ -41,8 +41,12 @@ fn equals_burns_convolutions_and_their_gradients() {
         (7, 1, 0, false, 0, 11, [3, 5]),
         (4, 2, 1, true, 0, 5, [3, 5]),
         (3, 2, 1, true, 1, 5, [3, 5]),
-        // The PatchGAN's last layer: one output channel, products big enough to be split.
+        // Few output channels at stride 1, computed directly: the PatchGAN's last layer, the
+        // ResNet's output layer, a padding wider than the image, a transposed convolution.
         (4, 1, 1, false, 0, 24, [32, 1]),
+        (7, 1, 3, false, 0, 16, [5, 3]),
+        (7, 1, 3, false, 0, 2, [4, 3]),
+        (3, 1, 1, true, 0, 9, [2, 5]),
         // 10x10 maps: groups of two images and one.
         (4, 2, 1, false, 0, 20, [3, 5]),
         (4, 2, 1, true, 0, 10, [3, 5]),
@@ -137,7 +141,8 @@ fn computes_only_the_tracked_gradients() {
 
 /// In bf16 the kernels equal Burn's f32 convolutions of the operands rounded to bf16: output,
 /// input gradient (from the rounded output gradient and weight) and weight gradient (from the
-/// rounded input and output gradient), on shapes whose products all suit the dot products.
+/// rounded input and output gradient), on shapes whose products all suit the dot products and
+/// on one computed directly.
 #[test]
 fn bf16_products_equal_f32_products_of_rounded_operands() {
     if !crate::backend::bf16_dot_products() {
@@ -153,6 +158,7 @@ fn bf16_products_equal_f32_products_of_rounded_operands() {
         (4, 2, 1, false, 0, 16, [16, 24]),
         (3, 1, 1, false, 0, 12, [16, 24]),
         (4, 2, 1, true, 0, 8, [24, 16]),
+        (7, 1, 3, false, 0, 12, [16, 3]),
     ] {
         let what = format!("bf16 k{kernel} s{stride} t{transposed} c{c_in}->{c_out}");
         let x = random([2, c_in, side, side]);
