@@ -101,8 +101,13 @@ impl ModelOptions {
             }
             GeneratorArch::Resnet { n_blocks } => {
                 let full = pixels(0);
+                // The 3-pixel reflection padding around the 7x7 convolutions.
+                let padded = (height as f64 + 6.0) * (width as f64 + 6.0);
+                f.feature_maps += input_nc * padded;
                 f.conv([input_nc, ngf], 7.0, 1, bias, full, full);
                 f.norm(norm, ngf, full);
+                // Every normalisation outside the blocks' second is followed by a ReLU.
+                f.feature_maps += ngf * full;
                 let mut channels = ngf;
                 for level in 1..=DOWNSAMPLINGS {
                     f.conv(
@@ -114,6 +119,7 @@ impl ModelOptions {
                         pixels(level),
                     );
                     f.norm(norm, 2.0 * channels, pixels(level));
+                    f.feature_maps += 2.0 * channels * pixels(level);
                     channels *= 2.0;
                 }
                 let inner = pixels(DOWNSAMPLINGS);
@@ -122,8 +128,10 @@ impl ModelOptions {
                         f.conv([channels, channels], 3.0, 1, bias, inner, inner);
                         f.norm(norm, channels, inner);
                     }
-                    // The reflection-padded inputs and the residual sum.
-                    f.feature_maps += 3.0 * channels * inner;
+                    // The reflection-padded inputs, the ReLU, the dropout's mask and output,
+                    // and the residual sum.
+                    let dropout = if self.dropout { 2.0 } else { 0.0 };
+                    f.feature_maps += (4.0 + dropout) * channels * inner;
                 }
                 for level in (0..DOWNSAMPLINGS).rev() {
                     let out = pixels(level);
@@ -136,9 +144,13 @@ impl ModelOptions {
                         pixels(level + 1),
                     );
                     f.norm(norm, channels / 2.0, out);
+                    f.feature_maps += channels / 2.0 * out;
                     channels /= 2.0;
                 }
+                f.feature_maps += ngf * padded;
                 f.conv([ngf, output_nc], 7.0, 1, true, full, full);
+                // tanh.
+                f.feature_maps += output_nc * full;
             }
         }
         f
