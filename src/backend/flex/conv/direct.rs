@@ -44,13 +44,15 @@ impl Geometry {
             .enumerate()
             .for_each(|(index, line)| {
                 let (b, o) = (index / out_h / out_channels, index / out_h % out_channels);
-                Arch::new().dispatch(Task::Output {
+                Arch::new().dispatch(Task {
                     geometry: self,
                     columns: &columns,
-                    line,
-                    image: &images[b * self.image()..][..self.image()],
-                    weights: &weights[o * self.depth()..][..self.depth()],
-                    oh: index % out_h,
+                    work: Work::Output {
+                        line,
+                        image: &images[b * self.image()..][..self.image()],
+                        weights: &weights[o * self.depth()..][..self.depth()],
+                        oh: index % out_h,
+                    },
                 });
             });
         outputs
@@ -74,13 +76,15 @@ impl Geometry {
             .enumerate()
             .for_each(|(index, plane)| {
                 let b = index / self.channels;
-                Arch::new().dispatch(Task::Input {
+                Arch::new().dispatch(Task {
                     geometry: self,
                     columns: &columns,
-                    plane,
-                    grads: &grads[b * out_image..][..out_image],
-                    weights: &weights,
-                    c: index % self.channels,
+                    work: Work::Input {
+                        plane,
+                        grads: &grads[b * out_image..][..out_image],
+                        weights: &weights,
+                        c: index % self.channels,
+                    },
                 });
             });
         images
@@ -102,15 +106,17 @@ impl Geometry {
             .par_chunks_mut(self.kernel * self.kernel)
             .enumerate()
             .for_each(|(index, taps)| {
-                Arch::new().dispatch(Task::Weight {
+                Arch::new().dispatch(Task {
                     geometry: self,
                     columns: &columns,
-                    taps,
-                    images: &images,
-                    grads: &grads,
-                    out_image,
-                    o: index / channels,
-                    c: index % channels,
+                    work: Work::Weight {
+                        taps,
+                        images: &images,
+                        grads: &grads,
+                        out_image,
+                        o: index / channels,
+                        c: index % channels,
+                    },
                 });
             });
         product
@@ -274,26 +280,28 @@ impl Geometry {
 /// One task of a direct kernel. Through pulp's dispatch, which runs it inside a function compiled
 /// for the CPU's vectors; its loops are `#[inline(always)]` methods, so they are compiled there
 /// too (a closure's body would be compiled apart, for the baseline CPU).
-enum Task<'a> {
+struct Task<'a> {
+    geometry: &'a Geometry,
+    columns: &'a [Columns],
+    work: Work<'a>,
+}
+
+/// What a [`Task`] computes: an output line, an input plane's gradient or the weight gradient
+/// between two channels.
+enum Work<'a> {
     Output {
-        geometry: &'a Geometry,
-        columns: &'a [Columns],
         line: &'a mut [f32],
         image: &'a [f32],
         weights: &'a [f32],
         oh: usize,
     },
     Input {
-        geometry: &'a Geometry,
-        columns: &'a [Columns],
         plane: &'a mut [f32],
         grads: &'a [f32],
         weights: &'a [f32],
         c: usize,
     },
     Weight {
-        geometry: &'a Geometry,
-        columns: &'a [Columns],
         taps: &'a mut [f32],
         images: &'a [f32],
         grads: &'a [f32],
@@ -308,33 +316,32 @@ impl WithSimd for Task<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _: S) {
-        match self {
-            Task::Output {
-                geometry,
-                columns,
+        let Task {
+            geometry: g,
+            columns,
+            work,
+        } = self;
+        match work {
+            Work::Output {
                 line,
                 image,
                 weights,
                 oh,
-            } => geometry.output_line(columns, line, image, weights, oh),
-            Task::Input {
-                geometry,
-                columns,
+            } => g.output_line(columns, line, image, weights, oh),
+            Work::Input {
                 plane,
                 grads,
                 weights,
                 c,
-            } => geometry.input_plane(columns, plane, grads, weights, c),
-            Task::Weight {
-                geometry,
-                columns,
+            } => g.input_plane(columns, plane, grads, weights, c),
+            Work::Weight {
                 taps,
                 images,
                 grads,
                 out_image,
                 o,
                 c,
-            } => geometry.weight_taps(columns, taps, images, grads, out_image, o, c),
+            } => g.weight_taps(columns, taps, images, grads, out_image, o, c),
         }
     }
 }

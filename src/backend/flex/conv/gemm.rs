@@ -13,9 +13,9 @@ fn covers((data, col_stride, row_stride): View, rows: usize, cols: usize) -> boo
 
 /// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], plus dst when `accumulate`.
 ///
-/// gemm computes outer products (k <= 2) and matrix-vector products (one row or column) on the
-/// calling thread alone; the PatchGAN's one-channel last layer has both (its input gradient is
-/// an 8192 x 900 outer product), so those are split into blocks of rows, or of the one row's
+/// gemm computes outer products (k <= 2: a 1x1 convolution from two channels, as the pixel
+/// discriminator's first on grayscale pairs) and matrix-vector products (one row or column) on
+/// the calling thread alone, so those are split into blocks of rows, or of the one row's
 /// columns, here.
 pub(super) fn matmul(
     m: usize,

@@ -10,6 +10,29 @@ fn values(tensor: Tensor<4>) -> Vec<f32> {
     tensor.into_data().try_into_vec::<f32>().unwrap()
 }
 
+/// Burn's own convolution (or transposed convolution) of the shape.
+fn burns_conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<4> {
+    let ConvShape {
+        stride,
+        padding,
+        transposed,
+        output_padding,
+        ..
+    } = shape;
+    if transposed {
+        let options =
+            ConvTransposeOptions::new([stride; 2], [padding; 2], [output_padding; 2], [1; 2], 1);
+        conv_transpose2d(x, weight, None, options)
+    } else {
+        conv2d(
+            x,
+            weight,
+            None,
+            ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1),
+        )
+    }
+}
+
 fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
     let (ours, burns) = (values(ours), values(burns));
     assert_eq!(ours.len(), burns.len(), "{what}");
@@ -74,19 +97,7 @@ fn equals_burns_convolutions_and_their_gradients() {
             bf16: false,
         };
         let ours = conv(x_ours.clone(), weight.clone(), shape);
-        let burns = if transposed {
-            let options = ConvTransposeOptions::new(
-                [stride; 2],
-                [padding; 2],
-                [output_padding; 2],
-                [1; 2],
-                1,
-            );
-            conv_transpose2d(x_burns.clone(), weight_burns.clone(), None, options)
-        } else {
-            let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
-            conv2d(x_burns.clone(), weight_burns.clone(), None, options)
-        };
+        let burns = burns_conv(x_burns.clone(), weight_burns.clone(), shape);
         let output_grad =
             Tensor::<4>::random(burns.dims(), Distribution::Normal(0.0, 1.0), &device);
         assert_close(ours.clone().inner(), burns.clone().inner(), &what);
@@ -180,19 +191,7 @@ fn bf16_products_equal_f32_products_of_rounded_operands() {
             rounded(x).detach().require_grad(),
             rounded(weight).detach().require_grad(),
         );
-        let burns = if transposed {
-            let options = ConvTransposeOptions::new(
-                [stride; 2],
-                [padding; 2],
-                [output_padding; 2],
-                [1; 2],
-                1,
-            );
-            conv_transpose2d(x_burns.clone(), weight_burns.clone(), None, options)
-        } else {
-            let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], 1);
-            conv2d(x_burns.clone(), weight_burns.clone(), None, options)
-        };
+        let burns = burns_conv(x_burns.clone(), weight_burns.clone(), shape);
         assert_close(ours.clone().inner(), burns.clone().inner(), &what);
         let output_grad = rounded(random(burns.dims()));
         let grads = (ours * output_grad.clone()).sum().backward();
