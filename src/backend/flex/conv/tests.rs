@@ -33,6 +33,29 @@ fn burns_conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<4> {
     }
 }
 
+/// Two convolutions, each (output, input, weight), give the same output and, for the same output
+/// gradient, the same input and weight gradients.
+fn assert_same_outputs_and_gradients(
+    [(ours, x_ours, weight_ours), (burns, x_burns, weight_burns)]: [(Tensor<4>, Tensor<4>, Tensor<4>);
+        2],
+    output_grad: Tensor<4>,
+    what: &str,
+) {
+    assert_close(ours.clone().inner(), burns.clone().inner(), what);
+    let grads = (ours * output_grad.clone()).sum().backward();
+    let grads_burns = (burns * output_grad).sum().backward();
+    assert_close(
+        x_ours.grad(&grads).unwrap(),
+        x_burns.grad(&grads_burns).unwrap(),
+        &format!("{what} input gradient"),
+    );
+    assert_close(
+        weight_ours.grad(&grads).unwrap(),
+        weight_burns.grad(&grads_burns).unwrap(),
+        &format!("{what} weight gradient"),
+    );
+}
+
 fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
     let (ours, burns) = (values(ours), values(burns));
     assert_eq!(ours.len(), burns.len(), "{what}");
@@ -100,19 +123,8 @@ fn equals_burns_convolutions_and_their_gradients() {
         let burns = burns_conv(x_burns.clone(), weight_burns.clone(), shape);
         let output_grad =
             Tensor::<4>::random(burns.dims(), Distribution::Normal(0.0, 1.0), &device);
-        assert_close(ours.clone().inner(), burns.clone().inner(), &what);
-        let grads = (ours * output_grad.clone()).sum().backward();
-        let grads_burns = (burns * output_grad).sum().backward();
-        assert_close(
-            x_ours.grad(&grads).unwrap(),
-            x_burns.grad(&grads_burns).unwrap(),
-            &format!("{what} input gradient"),
-        );
-        assert_close(
-            weight.grad(&grads).unwrap(),
-            weight_burns.grad(&grads_burns).unwrap(),
-            &format!("{what} weight gradient"),
-        );
+        let ours_and_burns = [(ours, x_ours, weight), (burns, x_burns, weight_burns)];
+        assert_same_outputs_and_gradients(ours_and_burns, output_grad, &what);
     }
 }
 
@@ -192,19 +204,8 @@ fn bf16_products_equal_f32_products_of_rounded_operands() {
             rounded(weight).detach().require_grad(),
         );
         let burns = burns_conv(x_burns.clone(), weight_burns.clone(), shape);
-        assert_close(ours.clone().inner(), burns.clone().inner(), &what);
         let output_grad = rounded(random(burns.dims()));
-        let grads = (ours * output_grad.clone()).sum().backward();
-        let grads_burns = (burns * output_grad).sum().backward();
-        assert_close(
-            x_ours.grad(&grads).unwrap(),
-            x_burns.grad(&grads_burns).unwrap(),
-            &format!("{what} input gradient"),
-        );
-        assert_close(
-            weight_ours.grad(&grads).unwrap(),
-            weight_burns.grad(&grads_burns).unwrap(),
-            &format!("{what} weight gradient"),
-        );
+        let ours_and_burns = [(ours, x_ours, weight_ours), (burns, x_burns, weight_burns)];
+        assert_same_outputs_and_gradients(ours_and_burns, output_grad, &what);
     }
 }
