@@ -36,7 +36,7 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let (images, weights) = (self.operand(images), self.operand(weights));
-        let columns = self.columns();
+        let (columns, arch) = (self.columns(), Arch::new());
         let out_h = self.out_h;
         let mut outputs = vec![0f32; images.len() / self.image() * out_channels * self.pixels()];
         outputs
@@ -44,7 +44,7 @@ impl Geometry {
             .enumerate()
             .for_each(|(index, line)| {
                 let (b, o) = (index / out_h / out_channels, index / out_h % out_channels);
-                Arch::new().dispatch(Task {
+                arch.dispatch(Task {
                     geometry: self,
                     columns: &columns,
                     work: Work::Output {
@@ -68,7 +68,7 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let (grads, weights) = (self.operand(grads), self.operand(weights));
-        let columns = self.columns();
+        let (columns, arch) = (self.columns(), Arch::new());
         let out_image = out_channels * self.pixels();
         let mut images = vec![0f32; grads.len() / out_image.max(1) * self.image()];
         images
@@ -76,7 +76,7 @@ impl Geometry {
             .enumerate()
             .for_each(|(index, plane)| {
                 let b = index / self.channels;
-                Arch::new().dispatch(Task {
+                arch.dispatch(Task {
                     geometry: self,
                     columns: &columns,
                     work: Work::Input {
@@ -99,14 +99,14 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let (images, grads) = (self.operand(images), self.operand(grads));
-        let columns = self.columns();
+        let (columns, arch) = (self.columns(), Arch::new());
         let (channels, out_image) = (self.channels, out_channels * self.pixels());
         let mut product = vec![0f32; out_channels * self.depth()];
         product
             .par_chunks_mut(self.kernel * self.kernel)
             .enumerate()
             .for_each(|(index, taps)| {
-                Arch::new().dispatch(Task {
+                arch.dispatch(Task {
                     geometry: self,
                     columns: &columns,
                     work: Work::Weight {
