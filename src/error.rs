@@ -93,6 +93,10 @@ pub enum Error {
     #[error("{path} holds {holds}, not a generator")]
     NotAGenerator { path: PathBuf, holds: String },
 
+    /// The server could not start (`pix2pix serve`).
+    #[error("cannot serve: {reason}")]
+    Serve { reason: String },
+
     #[error("no checkpoint {path}")]
     MissingCheckpoint { path: PathBuf },
 

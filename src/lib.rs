@@ -69,6 +69,8 @@ mod names;
 pub mod progress;
 pub mod report;
 pub mod seed;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod train;
 
 pub use backend::Precision;

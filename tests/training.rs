@@ -73,6 +73,7 @@ fn training_lowers_the_test_l1_well_below_its_initial_value() {
         model: options.model.clone(),
         run: None,
         non_finite: Vec::new(),
+        generator_trains: true,
     };
     let before = test_l1(&initial, root.path(), &options.data, "init");
 

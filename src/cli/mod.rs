@@ -10,6 +10,7 @@ mod errors;
 mod export;
 mod info;
 mod progress;
+mod serve;
 mod test;
 mod train;
 mod translate;
@@ -72,6 +73,9 @@ enum Command {
     /// Make a procedural dataset, train a small U-Net on it, test it, print the results page
     #[command(args_override_self = true)]
     Demo(demo::DemoArgs),
+    /// Serve a web page to draw and translate, an HTTP API, and the training dashboards
+    #[command(args_override_self = true)]
+    Serve(serve::ServeArgs),
 }
 
 impl Command {
@@ -86,6 +90,7 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Info(_) => "info",
             Command::Demo(_) => "demo",
+            Command::Serve(_) => "serve",
         }
     }
 }
@@ -112,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(args, &device()?),
         Command::Info(args) => info::run(args, &device()?),
         Command::Demo(args) => demo::run(args, &device()?),
+        Command::Serve(args) => serve::run(args, &device()?),
     }
 }
 

@@ -35,15 +35,20 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 /// refused as PIL refuses it ("image file is truncated"), although the decoder would fill in
 /// the missing rows.
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    decode_image(&bytes, path)
+}
+
+/// [`load_image`] of bytes in memory; `path` names them in errors.
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     let bad = |reason: String| Error::BadImage {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
-    let reader = ImageReader::new(std::io::Cursor::new(&bytes))
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| bad(e.to_string()))?;
-    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+    if reader.format() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err(bad(
             "the JPEG is truncated (its last scan has no end-of-image marker)".into(),
         ));

@@ -40,7 +40,9 @@ use crate::memory;
 use crate::model::{Generator, ModelOptions, ModelOverrides, non_finite_tensors};
 
 pub use test::{TestOptions, TestSummary, test};
-pub use translate::{Existing, translate_files, translate_image};
+pub use translate::{
+    Existing, batch_independent, translate_batch, translate_files, translate_image,
+};
 
 /// Where the generator weights come from.
 #[derive(Clone, Debug)]
@@ -62,12 +64,16 @@ pub struct LoadedGenerator {
     /// Tensors holding NaN or infinite values (see [`non_finite_tensors`]): G loads, but its
     /// images will be blank or garbage.
     pub non_finite: Vec<String>,
+    /// Whether G runs as in training (batch statistics, dropout), the official test mode,
+    /// rather than in eval mode.
+    pub generator_trains: bool,
 }
 
 /// Refuses an image of `width` x `height` (as G will see it) that G cannot take or that will not
 /// fit in memory, naming `path`.
 pub(crate) fn ensure_translatable(
     loaded: &LoadedGenerator,
+    batch: usize,
     (width, height): (usize, usize),
     path: &Path,
     device: &Device,
@@ -81,7 +87,7 @@ pub(crate) fn ensure_translatable(
             reason,
         });
     }
-    let bytes = memory::inference_bytes(model, 1, height, width);
+    let bytes = memory::inference_bytes(model, batch, height, width);
     let what = || {
         format!(
             "translating {} ({width}x{height}) with netG {} (ngf {})",
@@ -171,6 +177,7 @@ pub fn load_generator(
     Ok(LoadedGenerator {
         non_finite: non_finite_tensors(&generator),
         generator,
+        generator_trains: !eval,
         ..loaded
     })
 }
@@ -191,6 +198,7 @@ fn load_state_dict(
         model,
         run: None,
         non_finite: Vec::new(),
+        generator_trains: true,
     })
 }
 
@@ -214,13 +222,31 @@ fn generator_options(
     }
 }
 
-/// Our burnpack weights, with the run's options when train_opt.json is beside them; without
+/// What a generator source holds, without building it: the options that build it (with
+/// `overrides` on top, as [`load_generator`] applies them) and the run's saved options when the
+/// weights came with them. Reads the file's tensor shapes, not its network.
+pub fn describe_generator(
+    source: &GeneratorSource,
+    overrides: &ModelOverrides,
+) -> Result<(ModelOptions, Option<SavedRun>)> {
+    let weights = weights_file(source)?;
+    let dict = match Format::of(&weights)? {
+        Format::Pytorch => interop::read_pth(&weights)?,
+        Format::Safetensors => interop::read_safetensors(&weights)?,
+        Format::Burnpack => return burnpack_options(&weights, overrides),
+    };
+    Ok((
+        generator_options(&weights, interop::detect(&dict), overrides)?,
+        None,
+    ))
+}
+
+/// The options of our burnpack weights: the run's when train_opt.json is beside them; without
 /// it, the architecture read from the file's tensors, with the given options applied.
-fn load_burnpack(
+fn burnpack_options(
     weights: &Path,
     overrides: &ModelOverrides,
-    device: &Device,
-) -> Result<LoadedGenerator> {
+) -> Result<(ModelOptions, Option<SavedRun>)> {
     let folder = Checkpoints::new(weights.parent().unwrap_or(Path::new(".")));
     let run: Option<SavedRun> = folder
         .has_options()
@@ -242,11 +268,22 @@ fn load_burnpack(
         }
         None => detected,
     };
+    Ok((model, run))
+}
+
+/// Our burnpack weights, built with [`burnpack_options`].
+fn load_burnpack(
+    weights: &Path,
+    overrides: &ModelOverrides,
+    device: &Device,
+) -> Result<LoadedGenerator> {
+    let (model, run) = burnpack_options(weights, overrides)?;
     let generator = checkpoint::load_module(weights, model.generator(device))?;
     Ok(LoadedGenerator {
         generator,
         model,
         run,
         non_finite: Vec::new(),
+        generator_trains: true,
     })
 }

@@ -109,7 +109,7 @@ pub fn test(
         let batch = batch?;
         let size = (batch.width, batch.height);
         if checked != Some(size) {
-            ensure_translatable(loaded, size, &batch.paths[0], device)?;
+            ensure_translatable(loaded, 1, size, &batch.paths[0], device)?;
             checked = Some(size);
         }
         let (real_a, _) = batch.tensors(device);
@@ -157,6 +157,7 @@ pub fn test(
         sections: &sections,
         image_width: 256,
         refresh: None,
+        chart: None,
     };
     write_page(&page, &contents)?;
     let summary = TestSummary {

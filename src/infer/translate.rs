@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
-use image::{DynamicImage, RgbImage};
+use image::{DynamicImage, GenericImageView, RgbImage};
 
 use super::{LoadedGenerator, ensure_translatable};
 use crate::data::image::{
     first_image, image_size, is_image_file, list_images, load_image, save_png, to_chw,
 };
 use crate::error::{Error, Result};
+use crate::model::NormKind;
 use crate::progress::{Progress, Unit};
 
 /// Translates one image of any size (padded by reflection to the generator's size multiple,
@@ -23,32 +24,72 @@ pub fn translate_image(
     image: &DynamicImage,
     device: &Device,
 ) -> Result<RgbImage> {
+    let mut translated = translate_batch(loaded, std::slice::from_ref(image), device)?;
+    Ok(translated.remove(0))
+}
+
+/// [`translate_image`] for images of one size, run through G as one batch. Each result equals
+/// the image's own [`translate_image`] only where G treats the images of a batch apart: eval
+/// mode, or instance or no normalisation without dropout ([`batch_independent`]).
+pub fn translate_batch(
+    loaded: &LoadedGenerator,
+    images: &[DynamicImage],
+    device: &Device,
+) -> Result<Vec<RgbImage>> {
+    let Some(first) = images.first() else {
+        return Ok(Vec::new());
+    };
+    let (width, height) = first.dimensions();
+    if let Some(other) = images.iter().find(|i| i.dimensions() != (width, height)) {
+        return Err(Error::InvalidOption {
+            option: "batch",
+            reason: format!(
+                "images of one batch must have one size: {width}x{height} and {}x{}",
+                other.width(),
+                other.height()
+            ),
+        });
+    }
     ensure_fits(
         loaded,
-        image.width(),
-        image.height(),
+        images.len(),
+        width,
+        height,
         Path::new("the image"),
         device,
     )?;
-    let image = image.to_rgb8();
-    let (width, height) = (image.width() as usize, image.height() as usize);
+    let (w, h) = (width as usize, height as usize);
     let channels = loaded.model.input_nc;
+    let values: Vec<f32> = images
+        .iter()
+        .flat_map(|image| to_chw(&image.to_rgb8(), channels))
+        .collect();
     let input = Tensor::<4>::from_data(
-        TensorData::new(to_chw(&image, channels), [1, channels, height, width]),
+        TensorData::new(values, [images.len(), channels, h, w]),
         device,
     );
     let multiple = loaded.model.net_g.size_multiple();
-    let padded = pad_to_multiple(input, multiple);
     let output = loaded
         .generator
-        .forward(padded)
-        .slice(s![.., .., 0..height, 0..width]);
-    Ok(first_image(output))
+        .forward(pad_to_multiple(input, multiple))
+        .slice(s![.., .., 0..h, 0..w]);
+    Ok((0..images.len())
+        .map(|i| first_image(output.clone().slice(s![i..i + 1])))
+        .collect())
 }
 
-/// [`ensure_translatable`] at the size G sees: `width` x `height` padded to its multiple.
+/// Whether G, as loaded, computes each image of a batch as it would alone: no batch statistics
+/// and no dropout draws shared across the batch.
+pub fn batch_independent(loaded: &LoadedGenerator) -> bool {
+    let trains = loaded.generator_trains;
+    !trains || (loaded.model.norm != NormKind::Batch && !loaded.model.dropout)
+}
+
+/// [`ensure_translatable`] at the size G sees: `batch` images of `width` x `height` padded to its
+/// multiple.
 fn ensure_fits(
     loaded: &LoadedGenerator,
+    batch: usize,
     width: u32,
     height: u32,
     path: &Path,
@@ -56,7 +97,7 @@ fn ensure_fits(
 ) -> Result<()> {
     let multiple = loaded.model.net_g.size_multiple();
     let padded = |side: u32| (side as usize).next_multiple_of(multiple);
-    ensure_translatable(loaded, (padded(width), padded(height)), path, device)
+    ensure_translatable(loaded, batch, (padded(width), padded(height)), path, device)
 }
 
 /// Pads bottom and right by reflection so both sides are multiples of `multiple`. Reflection
@@ -148,7 +189,7 @@ pub fn translate_files(
         if !(existing == Existing::Skip && target.is_file()) {
             // From the header, before the pixels are decoded.
             let (width, height) = image_size(file)?;
-            ensure_fits(loaded, width, height, file, device)?;
+            ensure_fits(loaded, 1, width, height, file, device)?;
             let translated = translate_image(loaded, &load_image(file)?, device)?;
             save_png(&translated, &target)?;
             written.push(target);

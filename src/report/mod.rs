@@ -1,6 +1,10 @@
 //! HTML pages like the official visualizer's: the training page (`web/index.html`) and the
 //! results page of `test` (`results/<name>/<phase>_<epoch>/index.html`).
 
+mod chart;
+
+pub use chart::loss_chart_svg;
+
 use std::fmt::Write;
 use std::path::Path;
 
@@ -34,6 +38,8 @@ pub struct Page<'a> {
     /// Reload the page every this many seconds (the training page, as the official one does
     /// while training).
     pub refresh: Option<u32>,
+    /// Markup shown under the title as it is (the training page's loss chart).
+    pub chart: Option<String>,
 }
 
 /// Renders and atomically writes `page` to `path`.
@@ -43,6 +49,7 @@ pub fn write_page(path: &Path, page: &Page) -> Result<()> {
         sections,
         image_width,
         refresh,
+        chart,
     } = page;
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n");
@@ -55,6 +62,9 @@ pub fn write_page(path: &Path, page: &Page) -> Result<()> {
          p.note{font-family:monospace}</style>\n</head>\n<body>\n",
     );
     let _ = writeln!(html, "<h2>{}</h2>", escape(title));
+    if let Some(chart) = chart {
+        let _ = writeln!(html, "{chart}");
+    }
     for section in sections.iter() {
         let _ = writeln!(html, "<h3>{}</h3>", escape(&section.heading));
         if let Some(note) = &section.note {

@@ -25,7 +25,7 @@ use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::memory;
-use crate::report::{Page, Section, write_page};
+use crate::report::{Page, Section, loss_chart_svg, write_page};
 use crate::seed::Stream;
 
 /// Where training stands; with the seed, it also fixes every later random draw.
@@ -110,14 +110,29 @@ impl std::fmt::Display for TrainSummary {
     }
 }
 
-#[derive(Serialize)]
-struct LossLogLine<'a> {
-    epoch: usize,
-    epoch_iter: usize,
-    total_iters: usize,
-    lr: f64,
+/// One line of `loss_log.jsonl`: the mean losses since the previous line.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossLogLine {
+    pub epoch: usize,
+    pub epoch_iter: usize,
+    pub total_iters: usize,
+    pub lr: f64,
     #[serde(flatten)]
-    losses: &'a StepLosses,
+    pub losses: StepLosses,
+}
+
+/// The lines of a run's `loss_log.jsonl` (none when there is no log yet). A line a kill cut
+/// short, or one being appended while this reads, is left out.
+pub fn read_loss_log(run_dir: &Path) -> Result<Vec<LossLogLine>> {
+    let path = run_dir.join(LOSS_LOG);
+    match std::fs::read_to_string(&path) {
+        Ok(log) => Ok(log
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(Error::io(&path, source)),
+    }
 }
 
 /// Trains per `options` on `device` (made autodiff here). `resume` names the checkpoint label to
@@ -194,7 +209,6 @@ pub fn train(
         epoch_count: train.epoch_count,
         lr_decay_iters: train.lr_decay_iters,
     };
-    let web = run_dir.join("web");
     let mut summary = TrainSummary {
         run_dir: run_dir.clone(),
         state: state.clone(),
@@ -260,7 +274,7 @@ pub fn train(
                     first_image(fake_b),
                     batch.target_image(0),
                 ];
-                save_visuals(&web, &train.name, epoch, visuals)?;
+                save_visuals(&run_dir, &train.name, epoch, visuals)?;
             }
             if stop.load(Ordering::SeqCst) {
                 save_checkpoint(&checkpoints, &[LATEST], &model, &state)?;
@@ -421,7 +435,7 @@ fn append_loss_log(
         epoch_iter: state.position,
         total_iters: state.total_iters,
         lr,
-        losses: &losses,
+        losses,
     };
     let path = run_dir.join(LOSS_LOG);
     let mut json = serde_json::to_string(&line).expect("losses serialise to JSON");
@@ -437,8 +451,14 @@ fn append_loss_log(
 const VISUAL_NAMES: [&str; 3] = ["real_A", "fake_B", "real_B"];
 
 /// Saves the first sample's (real_A, fake_B, real_B) as `web/images/epoch<NNN>_<name>.png` and
-/// rewrites `web/index.html` with every epoch saved so far, newest first.
-fn save_visuals(web: &Path, name: &str, epoch: usize, visuals: [image::RgbImage; 3]) -> Result<()> {
+/// rewrites `web/index.html` with the loss curves and every epoch saved so far, newest first.
+fn save_visuals(
+    run_dir: &Path,
+    name: &str,
+    epoch: usize,
+    visuals: [image::RgbImage; 3],
+) -> Result<()> {
+    let web = run_dir.join("web");
     let images = web.join("images");
     for (image, visual) in visuals.into_iter().zip(VISUAL_NAMES) {
         save_png(
@@ -476,6 +496,7 @@ fn save_visuals(web: &Path, name: &str, epoch: usize, visuals: [image::RgbImage;
         sections: &sections,
         image_width: 256,
         refresh: Some(30),
+        chart: Some(loss_chart_svg(&read_loss_log(run_dir)?)),
     };
     write_page(&web.join("index.html"), &page)
 }

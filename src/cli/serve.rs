@@ -1,0 +1,168 @@
+//! `pix2pix serve`: the web page, HTTP API and training dashboard over a checkpoints folder.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use burn::prelude::*;
+use clap::Args;
+use pix2pix::serve::{Catalog, Limits, ServeOptions, serve};
+use pix2pix::train::TrainOptions;
+
+/// The library's limits, shown as the flags' defaults.
+const DEFAULTS: Limits = Limits::DEFAULT;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where the runs are: every run under it is served unless --name or --checkpoint picks [default: checkpoints]
+    #[arg(long = "checkpoints-dir", visible_alias = "checkpoints_dir")]
+    checkpoints_dir: Option<PathBuf>,
+    /// Serve only this run (repeat for more)
+    #[arg(long)]
+    name: Vec<String>,
+    /// Serve a generator file (.pth, .bpk, .safetensors) under its file's stem (repeat for more)
+    #[arg(long)]
+    checkpoint: Vec<PathBuf>,
+    /// Address to listen on; anything but loopback is reachable by others, without authentication unless --token is set
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Require `Authorization: Bearer <TOKEN>` on the API (open the page as http://HOST:PORT/#token=TOKEN)
+    #[arg(long)]
+    token: Option<String>,
+    /// Largest upload in MB (413 over it)
+    #[arg(long = "max-upload-mb", default_value_t = (DEFAULTS.max_upload_bytes >> 20) as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_upload_mb: u32,
+    /// Most pixels an image may have, read from its header before decoding (422 over it)
+    #[arg(long = "max-pixels", default_value_t = DEFAULTS.max_pixels, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pixels: u64,
+    /// Requests waiting for a worker; more get 503 with Retry-After
+    #[arg(long, default_value_t = DEFAULTS.queue as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    queue: u32,
+    /// Inference threads (each uses all cores for its convolutions)
+    #[arg(long, default_value_t = DEFAULTS.workers as u32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    workers: u32,
+    /// MB of generator weights kept loaded
+    #[arg(long = "cache-mb", default_value_t = DEFAULTS.cache_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    cache_mb: u64,
+    /// Most requests for one model and size run as one batch (only where batching cannot change a result)
+    #[arg(long = "max-batch", default_value_t = DEFAULTS.max_batch as u32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_batch: u32,
+    /// Seconds a client has to send its request line and headers (then the connection closes)
+    #[arg(long = "header-timeout", default_value_t = DEFAULTS.header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a client has to send its upload (408 past it)
+    #[arg(long = "body-timeout", default_value_t = DEFAULTS.body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Seconds a whole request may take, translation included (408 past it)
+    #[arg(long = "request-timeout", default_value_t = DEFAULTS.request_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
+    request_timeout: u64,
+}
+
+pub fn run(args: ServeArgs, device: &Device) -> Result<()> {
+    let checkpoints_dir = args
+        .checkpoints_dir
+        .unwrap_or_else(|| TrainOptions::default().checkpoints_dir);
+    let options = ServeOptions {
+        checkpoints_dir: checkpoints_dir.clone(),
+        names: args.name,
+        checkpoints: args.checkpoint,
+        host: args.host,
+        port: args.port,
+        token: args.token,
+        limits: Limits {
+            max_upload_bytes: (args.max_upload_mb as usize) << 20,
+            max_pixels: args.max_pixels,
+            queue: args.queue as usize,
+            workers: args.workers as usize,
+            cache_bytes: args.cache_mb << 20,
+            max_batch: args.max_batch as usize,
+            header_timeout: Duration::from_secs(args.header_timeout),
+            body_timeout: Duration::from_secs(args.body_timeout),
+            request_timeout: Duration::from_secs(args.request_timeout),
+            ..DEFAULTS
+        },
+    };
+    let (catalog, skipped) =
+        Catalog::discover(&checkpoints_dir, &options.names, &options.checkpoints)?;
+    for skip in &skipped {
+        eprintln!("warning: not serving {}: {}", skip.name, skip.error);
+    }
+    if catalog.models().is_empty() {
+        anyhow::bail!(
+            "no models to serve: {} holds no run with a generator checkpoint",
+            checkpoints_dir.display()
+        );
+    }
+    let loopback = options.host == "localhost"
+        || options
+            .host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback && options.token.is_none() {
+        eprintln!(
+            "warning: listening on {} without authentication: anyone who can reach it can use \
+             the models and read the runs' losses and samples (--token adds a bearer token)",
+            options.host
+        );
+    }
+    let count = catalog.models().len();
+    survive_closed_connections();
+    serve(
+        &options,
+        catalog,
+        device,
+        |address| {
+            // Not println!: with SIGPIPE ignored, a closed stdout must not end the server.
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "serving {count} models on http://{address}/ (Ctrl-C stops)"
+            );
+            let _ = out.flush();
+        },
+        stop_signal(),
+    )?;
+    eprintln!("stopped");
+    Ok(())
+}
+
+/// A client that goes away while its response is written must not end the server. The binary
+/// lets SIGPIPE end it (src/main.rs, so that `pix2pix info | head` exits quietly), and hyper's
+/// vectored socket writes, unlike plain ones, do not ask the kernel to spare the process.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn survive_closed_connections() {
+    // SAFETY: changes the action of one signal; the server's threads have not started yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn survive_closed_connections() {}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    eprintln!("stopping: no new requests; finishing those running");
+    // Leave the message time to show before the exit's own output.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}

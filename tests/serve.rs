@@ -1,0 +1,530 @@
+//! `pix2pix serve` through a real HTTP client: outputs equal to `translate`'s, every error
+//! status of the API, the limits (uploads, pixels, queue, slow clients, memory), batching,
+//! the dashboard's data, and a graceful stop.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{dataset, ok, pix2pix, train_tiny};
+
+/// A server process on an ephemeral loopback port, killed when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pix2pix"))
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server { child, address }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// (status, body) of a POST of `body` to `path`.
+fn post(server: &Server, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut response = agent().post(server.url(path)).send(body).unwrap();
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap();
+    (status, bytes)
+}
+
+fn get(server: &Server, path: &str) -> (u16, String) {
+    let mut response = agent().get(server.url(path)).call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A PNG of `width` x `height` with a pattern (the networks see something).
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+    });
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+/// A one-colour PNG: many pixels in few bytes.
+fn flat_png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::new(width, height)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+/// A tiny trained run `name` under `<dir>/checkpoints` (unet_32, ngf 8), with `extra` flags.
+fn trained(dir: &Path, name: &str, extra: &[&str]) {
+    if !dir.join("shapes").is_dir() {
+        dataset(dir, 32, 4, 2);
+    }
+    ok(train_tiny(dir, name, extra));
+}
+
+/// What `translate` writes for `input` with `flags`.
+fn translated(dir: &Path, input: &Path, flags: &[&str]) -> Vec<u8> {
+    let out = dir.join(format!("out-{}", flags.join("-").replace('/', "_")));
+    let mut args = vec![
+        "translate",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--force",
+    ];
+    args.extend_from_slice(flags);
+    ok(pix2pix(&args, dir));
+    let stem = input.file_stem().unwrap().to_str().unwrap();
+    std::fs::read(out.join(format!("{stem}.png"))).unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn translations_equal_the_cli_and_errors_have_their_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    trained(root, "tiny", &[]);
+    let server = Server::start(root, &["--max-upload-mb", "1", "--max-pixels", "1000000"]);
+
+    let (status, body) = get(&server, "/healthz");
+    assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
+    let (_, models) = get(&server, "/api/models");
+    let models = json(&models);
+    let tiny = &models[0];
+    assert_eq!(tiny["name"], "tiny");
+    assert_eq!(tiny["netG"], "unet_32");
+    assert_eq!(
+        (tiny["input_nc"].as_u64(), tiny["output_nc"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (tiny["size_multiple"].as_u64(), tiny["size"].as_u64()),
+        (Some(32), Some(32))
+    );
+
+    // Any size (padded and cropped back), both modes, a seed, PNG and JPEG.
+    let input = write(root, "sketch.png", &png(45, 38));
+    let bytes = std::fs::read(&input).unwrap();
+    for (query, flags) in [
+        ("model=tiny", &["--name", "tiny"][..]),
+        ("model=tiny&seed=7", &["--name", "tiny", "--seed", "7"]),
+        ("model=tiny&eval=true", &["--name", "tiny", "--eval"]),
+        (
+            "model=tiny&epoch=latest&eval=1",
+            &["--name", "tiny", "--eval"],
+        ),
+    ] {
+        let (status, output) = post(&server, &format!("/api/translate?{query}"), &bytes);
+        assert_eq!(status, 200, "{query}: {}", String::from_utf8_lossy(&output));
+        assert_eq!(output, translated(root, &input, flags), "{query}");
+    }
+    let mut jpeg = Vec::new();
+    image::load_from_memory(&bytes)
+        .unwrap()
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let jpeg_file = write(root, "photo.jpg", &jpeg);
+    let (status, output) = post(&server, "/api/translate?model=tiny&eval=true", &jpeg);
+    assert_eq!(status, 200);
+    assert_eq!(
+        output,
+        translated(root, &jpeg_file, &["--name", "tiny", "--eval"])
+    );
+    let decoded = image::load_from_memory(&output).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (45, 38));
+
+    // Each error status, as JSON naming the problem.
+    let mut bomb = png(1, 1);
+    claim_size(&mut bomb, 40_000, 40_000);
+    let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
+        ("model=nope".into(), bytes.clone(), 404, "no model 'nope'"),
+        (
+            "model=tiny&epoch=7".into(),
+            bytes.clone(),
+            404,
+            "no epoch '7'",
+        ),
+        (
+            "model=tiny&epoch=..%2F..%2Fx".into(),
+            bytes.clone(),
+            404,
+            "no epoch",
+        ),
+        ("".into(), bytes.clone(), 400, "name the model"),
+        ("model=tiny&eval=maybe".into(), bytes.clone(), 400, "eval"),
+        ("model=tiny&seed=-3".into(), bytes.clone(), 400, "seed"),
+        (
+            "model=tiny&size=9".into(),
+            bytes.clone(),
+            400,
+            "unknown parameter 'size'",
+        ),
+        (
+            "model=tiny".into(),
+            b"not an image".to_vec(),
+            400,
+            "not a PNG",
+        ),
+        ("model=tiny".into(), Vec::new(), 400, "not a PNG"),
+        (
+            "model=tiny".into(),
+            bytes[..bytes.len() / 2].to_vec(),
+            400,
+            "cannot read image",
+        ),
+        (
+            "model=tiny".into(),
+            vec![7; 1_100_000],
+            413,
+            "--max-upload-mb",
+        ),
+        ("model=tiny".into(), bomb, 422, "--max-pixels"),
+        (
+            "model=tiny".into(),
+            flat_png(1100, 1000),
+            422,
+            "--max-pixels",
+        ),
+    ];
+    for (query, body, expected, needle) in cases {
+        let (status, reply) = post(&server, &format!("/api/translate?{query}"), &body);
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        assert_eq!(status, expected, "{query}: {reply}");
+        let message = json(&reply)["error"].as_str().unwrap().to_string();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+    let (status, reply) = get(&server, "/no/such/page");
+    assert_eq!((status, json(&reply)["error"].is_string()), (404, true));
+
+    // Another Host (DNS rebinding) is refused; no CORS header is ever sent.
+    let response = agent()
+        .get(server.url("/api/models"))
+        .header("Host", "attacker.example")
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 421);
+    let response = agent()
+        .get(server.url("/api/models"))
+        .header("Origin", "http://attacker.example")
+        .call()
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // An upload without a length, over the limit, is cut off at the limit.
+    let reply = raw(
+        &server,
+        b"POST /api/translate?model=tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        &chunked(&vec![1; 1_200_000]),
+    );
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+
+    // After all that, the server still answers.
+    let (status, _) = post(&server, "/api/translate?model=tiny", &bytes);
+    assert_eq!(status, 200);
+}
+
+/// Rewrites a PNG's IHDR to claim another size (its CRC fixed): a decompression bomb's header.
+fn claim_size(png: &mut [u8], width: u32, height: u32) {
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(64 << 10) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// Sends `head` and `body` over a plain socket and returns what comes back (a write the server
+/// refuses after answering is not an error).
+fn raw(server: &Server, head: &[u8], body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream.write_all(head).unwrap();
+    let _ = stream.write_all(body);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The server's peak resident memory (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        / 1024
+}
+
+#[test]
+fn load_slow_clients_batching_and_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Instance norm without dropout: a batch cannot change a result, so requests batch.
+    trained(root, "inst", &["--norm", "instance", "--no_dropout"]);
+    let server = Server::start(
+        root,
+        &[
+            "--queue",
+            "4",
+            "--max-batch",
+            "8",
+            "--header-timeout",
+            "1",
+            "--body-timeout",
+            "2",
+        ],
+    );
+    let small = png(64, 64);
+    let input = write(root, "small.png", &small);
+    let alone = translated(root, &input, &["--name", "inst"]);
+
+    // Tens of clients at once: each gets its image or a 503 with Retry-After, never anything
+    // else, and the server's memory stays bounded.
+    let results: Vec<(u16, Vec<u8>, bool)> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut response = agent()
+                        .post(server.url("/api/translate?model=inst"))
+                        .send(&small[..])
+                        .unwrap();
+                    let retry = response.headers().contains_key("retry-after");
+                    let status = response.status().as_u16();
+                    (status, response.body_mut().read_to_vec().unwrap(), retry)
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let served = results
+        .iter()
+        .filter(|(status, _, _)| *status == 200)
+        .count();
+    assert!(served >= 5, "only {served} of 32 served");
+    for (status, body, retry) in &results {
+        match status {
+            200 => assert_eq!(
+                body, &alone,
+                "a batched result differs from the image alone"
+            ),
+            503 => assert!(retry, "503 without Retry-After"),
+            other => panic!("status {other}: {}", String::from_utf8_lossy(body)),
+        }
+    }
+    let (_, health) = get(&server, "/healthz");
+    assert!(
+        json(&health)["batched"].as_u64().unwrap() >= 2,
+        "no request ran in a batch: {health}"
+    );
+    assert!(
+        peak_mib(server.pid()) < 600,
+        "peak {} MiB",
+        peak_mib(server.pid())
+    );
+
+    // A client that stalls in its headers is cut off; one that stalls in its upload gets 408.
+    let started = Instant::now();
+    let reply = raw(
+        &server,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        b"",
+    );
+    assert!(!reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let reply = raw(
+        &server,
+        b"POST /api/translate?model=inst HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n",
+        &small[..100],
+    );
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+
+    // SIGTERM while a translation runs: it finishes and is answered, then the process exits 0.
+    let large = png(1024, 1024);
+    let mut server = server;
+    let address = server.address.clone();
+    let graceful = std::thread::scope(|scope| {
+        let request = scope.spawn(|| {
+            let response = agent()
+                .post(format!("http://{address}/api/translate?model=inst"))
+                .send(&large[..])
+                .unwrap();
+            response.status().as_u16()
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut health = agent()
+                .get(format!("http://{address}/healthz"))
+                .call()
+                .unwrap();
+            let body = health.body_mut().read_to_string().unwrap();
+            if json(&body)["pending"].as_u64() == Some(1) || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ok(Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .output()
+            .unwrap());
+        request.join().unwrap()
+    });
+    assert_eq!(graceful, 200);
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn dashboard_data_follows_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    trained(root, "tiny", &[]);
+    let run = root.join("checkpoints/tiny");
+    let lines = std::fs::read_to_string(run.join("loss_log.jsonl")).unwrap();
+    let logged = lines.lines().count();
+    assert!(logged >= 2, "{lines}");
+    let server = Server::start(root, &["--token", "s3cret"]);
+
+    // The token: required by the API, not by the page.
+    let (status, _) = get(&server, "/api/runs/tiny");
+    assert_eq!(status, 401);
+    let (status, page) = get(&server, "/runs/tiny");
+    assert!(status == 200 && page.contains("dashboard.js"));
+    let authorised = |path: &str| {
+        let mut response = agent()
+            .get(server.url(path))
+            .header("Authorization", "Bearer s3cret")
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_vec().unwrap())
+    };
+    let data = |server_path: &str| {
+        let (status, body) = authorised(server_path);
+        assert_eq!(status, 200);
+        json(&String::from_utf8(body).unwrap())
+    };
+    let page = data("/api/runs/tiny");
+    assert_eq!(page["points"].as_u64(), Some(logged as u64));
+    let chart = page["chart"].as_str().unwrap();
+    assert!(chart.contains(&format!("data-series=\"G_L1\" data-points=\"{logged}\"")));
+
+    // The samples training wrote, and nothing else of the folder.
+    let file = page["samples"][0]["images"][0][1]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, image) = authorised(&format!("/api/runs/tiny/images/{file}"));
+    assert_eq!(status, 200);
+    assert!(image::load_from_memory(&image).is_ok());
+    for bad in [
+        "..%2Ftrain_opt.json",
+        "latest_net_G.bpk",
+        "epoch999_fake_B.png",
+    ] {
+        assert_eq!(
+            authorised(&format!("/api/runs/tiny/images/{bad}")).0,
+            404,
+            "{bad}"
+        );
+    }
+    assert_eq!(authorised("/api/runs/..%2Ftiny").0, 404);
+
+    // A resumed run cuts its log back: the chart follows.
+    let first_two: String = lines.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(run.join("loss_log.jsonl"), first_two).unwrap();
+    assert_eq!(data("/api/runs/tiny")["points"].as_u64(), Some(2));
+    assert_eq!(data("/api/runs")[0], "tiny");
+
+    // The static training page has the same chart, inline.
+    let html = std::fs::read_to_string(run.join("web/index.html")).unwrap();
+    assert!(html.contains("<svg class=\"loss-chart\"") && html.contains("data-series=\"D_fake\""));
+}
