@@ -414,6 +414,35 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             args(&["translate", "cut.jpg", "-o", "out", "--name", "ok"]),
             "cut.jpg",
         ),
+        // serve: models that are not there or not generators, limits and addresses that
+        // cannot work. None of these may start a server.
+        (args(&["serve", "--checkpoints_dir", "nowhere"]), "nowhere"),
+        (args(&["serve", "--name", "missing"]), "missing"),
+        (
+            args(&["serve", "--checkpoint", "garbage.pth"]),
+            "garbage.pth",
+        ),
+        (args(&["serve", "--checkpoint", "half.bpk"]), "half.bpk"),
+        (
+            args(&[
+                "serve",
+                "--checkpoint",
+                "checkpoints/ok/latest_net_G.bpk",
+                "--checkpoint",
+                "checkpoints/ok/latest_net_G.bpk",
+            ]),
+            "latest_net_G",
+        ),
+        (args(&["serve", "--port", "70000"]), "--port"),
+        (args(&["serve", "--max-pixels", "0"]), "--max-pixels"),
+        (args(&["serve", "--max-upload-mb", "0"]), "--max-upload-mb"),
+        (args(&["serve", "--queue", "0"]), "--queue"),
+        (args(&["serve", "--workers", "0"]), "--workers"),
+        (args(&["serve", "--body-timeout", "0"]), "--body-timeout"),
+        (
+            args(&["serve", "--host", "192.0.2.1", "--port", "0"]),
+            "192.0.2.1",
+        ),
     ]
 }
 

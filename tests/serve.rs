@@ -4,66 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{dataset, ok, pix2pix, train_tiny};
-
-/// A server process on an ephemeral loopback port, killed when dropped.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Server {
-    fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pix2pix"))
-            .args(["serve", "--port", "0"])
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server { child, address }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
+use common::server::{Server, agent, png, trained};
+use common::{ok, pix2pix};
 
 /// (status, body) of a POST of `body` to `path`.
 fn post(server: &Server, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -88,21 +36,6 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// A PNG of `width` x `height` with a pattern (the networks see something).
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
-    });
-    let mut bytes = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    bytes
-}
-
 /// A one-colour PNG: many pixels in few bytes.
 fn flat_png(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -113,14 +46,6 @@ fn flat_png(width: u32, height: u32) -> Vec<u8> {
         )
         .unwrap();
     bytes
-}
-
-/// A tiny trained run `name` under `<dir>/checkpoints` (unet_32, ngf 8), with `extra` flags.
-fn trained(dir: &Path, name: &str, extra: &[&str]) {
-    if !dir.join("shapes").is_dir() {
-        dataset(dir, 32, 4, 2);
-    }
-    ok(train_tiny(dir, name, extra));
 }
 
 /// What `translate` writes for `input` with `flags`.

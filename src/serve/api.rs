@@ -233,7 +233,7 @@ pub async fn translate(
         reply,
     };
     drop(body);
-    if state.pool.submit(job).is_err() {
+    if !state.pool.submit(job) {
         return Err(ApiError::busy());
     }
     state.pending.fetch_add(1, Ordering::SeqCst);

@@ -75,7 +75,7 @@ impl Palette {
             .filter(|(count, _)| *count > 0)
             .map(|(count, sums)| (*count, sums.map(|s| (s / count) as i32)))
             .collect();
-        dense.sort_by(|a, b| b.0.cmp(&a.0));
+        dense.sort_by_key(|&(count, _)| std::cmp::Reverse(count));
         // Each bin joins the most frequent colour near it, or starts a colour of its own.
         let mut colours: Vec<(u64, [i32; 3])> = Vec::new();
         for (count, colour) in dense {
@@ -89,7 +89,7 @@ impl Palette {
                 None => colours.push((count, colour)),
             }
         }
-        colours.sort_by(|a, b| b.0.cmp(&a.0));
+        colours.sort_by_key(|&(count, _)| std::cmp::Reverse(count));
         let share = |count: u64| count as f64 / total as f64;
         let labels: Vec<&(u64, [i32; 3])> = colours
             .iter()

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use burn::prelude::*;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use image::{DynamicImage, GenericImageView, RgbImage};
 use tokio::sync::oneshot;
 
@@ -92,12 +92,10 @@ impl Pool {
         self.batched.load(Ordering::SeqCst)
     }
 
-    /// Queues `job`; it comes back when the queue is full.
-    pub fn submit(&self, job: Job) -> std::result::Result<(), Job> {
+    /// Queues `job`; false when the queue is full.
+    pub fn submit(&self, job: Job) -> bool {
         let sender = self.sender.as_ref().expect("the pool runs until shut down");
-        sender.try_send(job).map_err(|error| match error {
-            TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
-        })
+        sender.try_send(job).is_ok()
     }
 
     /// Lets the workers finish what is queued, then waits for them.

@@ -75,13 +75,10 @@ impl Runs {
     pub fn page(&self, name: &str) -> Option<RunPage> {
         let dir = self.dir(name)?;
         let lines = read_loss_log(&dir).unwrap_or_default();
-        let mut epochs: Vec<usize> = sample_files(&dir)
-            .iter()
-            .filter_map(|(epoch, _, _)| Some(*epoch))
-            .collect();
+        let files = sample_files(&dir);
+        let mut epochs: Vec<usize> = files.iter().map(|(epoch, _, _)| *epoch).collect();
         epochs.sort_unstable_by(|a, b| b.cmp(a));
         epochs.dedup();
-        let files = sample_files(&dir);
         let samples = epochs
             .into_iter()
             .take(SAMPLE_EPOCHS)

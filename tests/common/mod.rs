@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: tiny procedural datasets and options.
 #![allow(dead_code)]
 
+#[cfg(feature = "serve")]
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 use pix2pix::data::synthetic::write_split;

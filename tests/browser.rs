@@ -1,0 +1,291 @@
+//! `pix2pix serve`'s page in a real browser: headless Chromium driven over WebDriver draws on
+//! the canvas, picks a model, translates, uploads a photo, and reads a run's dashboard. Needs
+//! Debian's chromium and chromium-driver (.ci/run installs them); skipped without them locally,
+//! a failure under CI.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::server::{Server, png, trained};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// A program on PATH.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Chromium and its WebDriver, or `None` (a skip) where they are missing and CI is not set.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let found =
+        on_path(&["chromium", "chromium-browser", "google-chrome"]).zip(on_path(&["chromedriver"]));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium or chromedriver is missing: apt-get install chromium \
+             chromium-driver"
+        );
+        eprintln!(
+            "skipped: needs chromium and chromedriver (apt-get install chromium chromium-driver)"
+        );
+    }
+    found
+}
+
+/// A chromedriver process on a free loopback port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start(chromedriver: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::get(format!("{url}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `script` until it returns something other than null, for at most `seconds`.
+async fn until(client: &Client, script: &str, seconds: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let value = client.execute(script, vec![]).await.unwrap();
+        if !value.is_null() {
+            return value;
+        }
+        let status = client
+            .execute(
+                "return document.getElementById('status')?.textContent",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "waited {seconds} s for: {script}\npage status: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The canvas's pixels summed with their positions: changes when anything is drawn.
+const CANVAS_SUM: &str = "const c = document.getElementById('input'); \
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+    let s = 0; for (let i = 0; i < d.length; i++) s = (s + d[i] * (i % 9973 + 1)) % 1000000007; \
+    return s;";
+
+/// The output image's size and distinct colours, once it has loaded and differs from `before`.
+const OUTPUT: &str = "const img = document.getElementById('output'); \
+    if (!img.src || img.src === arguments[0] || !img.complete || img.naturalWidth === 0) return null; \
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight; \
+    const x = c.getContext('2d'); x.drawImage(img, 0, 0); \
+    const d = x.getImageData(0, 0, c.width, c.height).data; const colours = new Set(); \
+    for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); \
+    return [img.naturalWidth, img.naturalHeight, colours.size, img.src];";
+
+#[test]
+fn the_page_draws_translates_uploads_and_charts_a_run() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    trained(root, "tiny", &[]);
+    trained(root, "other", &["--norm", "instance"]);
+    let logged = std::fs::read_to_string(root.join("checkpoints/tiny/loss_log.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let photo = root.join("photo.png");
+    std::fs::write(&photo, png(80, 50)).unwrap();
+    let server = Server::start(root, &[]);
+    let driver = Driver::start(&chromedriver);
+    let profile = tempfile::tempdir().unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let client = ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session");
+
+        // Pick a model: the canvas takes its size.
+        client.goto(&server.url("/")).await.unwrap();
+        let select = client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("select#model option[value='tiny']"))
+            .await
+            .unwrap();
+        drop(select);
+        client
+            .find(Locator::Css("select#model"))
+            .await
+            .unwrap()
+            .select_by_value("tiny")
+            .await
+            .unwrap();
+        let size = client
+            .execute(
+                "const c = document.getElementById('input'); return [c.width, c.height];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(size, json!([32, 32]));
+
+        // Two strokes with the mouse.
+        let blank = client.execute(CANVAS_SUM, vec![]).await.unwrap();
+        let canvas = client.find(Locator::Css("canvas#input")).await.unwrap();
+        let stroke = |from: (f64, f64), to: (f64, f64)| {
+            MouseActions::new("mouse".into())
+                .then(PointerAction::MoveToElement {
+                    element: canvas.clone(),
+                    duration: None,
+                    x: from.0,
+                    y: from.1,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::MoveToElement {
+                    element: canvas.clone(),
+                    duration: Some(Duration::from_millis(150)),
+                    x: to.0,
+                    y: to.1,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+        };
+        client
+            .perform_actions(stroke((-100.0, -80.0), (90.0, 60.0)))
+            .await
+            .unwrap();
+        client
+            .perform_actions(stroke((-90.0, 90.0), (80.0, -100.0)))
+            .await
+            .unwrap();
+        let drawn = client.execute(CANVAS_SUM, vec![]).await.unwrap();
+        assert_ne!(blank, drawn, "the strokes left nothing on the canvas");
+
+        // Translate: the output is the model's size and not blank.
+        client
+            .find(Locator::Css("button#translate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let output = until(&client, OUTPUT, 60).await;
+        assert_eq!((&output[0], &output[1]), (&json!(32), &json!(32)), "{output}");
+        assert!(output[2].as_u64().unwrap() > 1, "a blank output: {output}");
+        let download = client
+            .find(Locator::Css("a#download"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap();
+        assert_eq!(download.as_deref(), output[3].as_str());
+
+        // Upload a photo: it covers the canvas, and translates again.
+        client
+            .find(Locator::Css("input#upload"))
+            .await
+            .unwrap()
+            .send_keys(photo.to_str().unwrap())
+            .await
+            .unwrap();
+        until(
+            &client,
+            "return document.getElementById('status').textContent.startsWith('placed') || null",
+            30,
+        )
+        .await;
+        let uploaded = client.execute(CANVAS_SUM, vec![]).await.unwrap();
+        assert_ne!(uploaded, drawn, "the upload did not reach the canvas");
+        client
+            .find(Locator::Css("button#translate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let second = until(
+            &client,
+            &OUTPUT.replace("arguments[0]", &format!("'{}'", output[3].as_str().unwrap())),
+            60,
+        )
+        .await;
+        assert_eq!((&second[0], &second[1]), (&json!(32), &json!(32)));
+
+        let screenshot = client.screenshot().await.unwrap();
+        let artifact = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-page.png");
+        std::fs::write(&artifact, screenshot).unwrap();
+        eprintln!("screenshot of the page: {}", artifact.display());
+
+        // The dashboard charts every logged point and shows the samples.
+        client.goto(&server.url("/runs/tiny")).await.unwrap();
+        let points = until(
+            &client,
+            "return document.querySelector('polyline[data-series=\"G_L1\"]')?.dataset.points ?? null",
+            30,
+        )
+        .await;
+        assert_eq!(points, json!(logged.to_string()));
+        let samples = until(
+            &client,
+            "const imgs = [...document.querySelectorAll('#samples img')]; \
+             return imgs.length && imgs.every(i => i.complete && i.naturalWidth > 0) ? imgs.length : null",
+            30,
+        )
+        .await;
+        assert!(samples.as_u64().unwrap() >= 3, "{samples}");
+        client.close().await.unwrap();
+    });
+}
