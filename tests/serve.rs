@@ -453,3 +453,118 @@ fn dashboard_data_follows_the_log() {
     let html = std::fs::read_to_string(run.join("web/index.html")).unwrap();
     assert!(html.contains("<svg class=\"loss-chart\"") && html.contains("data-series=\"D_fake\""));
 }
+
+#[test]
+fn official_layout_runs_and_generator_files_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    trained(root, "tiny", &[]);
+    // The official layout: checkpoints/<name>_pretrained/latest_net_G.pth, no train_opt.json.
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "tiny",
+            "--output",
+            "checkpoints/tiny_pretrained/latest_net_G.pth",
+        ],
+        root,
+    ));
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "tiny",
+            "--format",
+            "safetensors",
+            "--output",
+            "g.safetensors",
+        ],
+        root,
+    ));
+    let server = Server::start(
+        root,
+        &["--name", "tiny_pretrained", "--checkpoint", "g.safetensors"],
+    );
+    let (_, models) = get(&server, "/api/models");
+    let models = json(&models);
+    let names: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["g", "tiny_pretrained"]);
+    // A bare generator: the architecture's natural size, no epochs.
+    assert_eq!(models[0]["size"].as_u64(), Some(32));
+    assert_eq!(models[0]["epochs"], serde_json::json!([]));
+    assert_eq!(models[1]["epochs"], serde_json::json!(["latest"]));
+
+    let input = write(root, "sketch.png", &png(40, 40));
+    let bytes = std::fs::read(&input).unwrap();
+    let expected = translated(root, &input, &["--name", "tiny", "--eval"]);
+    for model in ["g", "tiny_pretrained"] {
+        let (status, output) = post(
+            &server,
+            &format!("/api/translate?model={model}&eval=true"),
+            &bytes,
+        );
+        assert_eq!((status, output == expected), (200, true), "{model}");
+    }
+    let (status, _) = post(&server, "/api/translate?model=g&epoch=latest", &bytes);
+    assert_eq!(status, 404, "a generator file has no epochs");
+
+    // New weights written under the served name (a run still training) replace the cached ones.
+    trained(root, "retrained", &["--seed", "5"]);
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "retrained",
+            "--output",
+            "checkpoints/tiny_pretrained/latest_net_G.pth",
+            "--force",
+        ],
+        root,
+    ));
+    let expected = translated(root, &input, &["--name", "retrained", "--eval"]);
+    let (status, output) = post(
+        &server,
+        "/api/translate?model=tiny_pretrained&eval=true",
+        &bytes,
+    );
+    assert_eq!((status, output == expected), (200, true));
+}
+
+#[test]
+fn the_readme_names_every_default_the_server_has() {
+    let help = common::stdout(&ok(pix2pix(&["serve", "--help"], Path::new("."))));
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for (flag, default, in_readme) in [
+        ("--max-upload-mb", "20", "20 MB (413)"),
+        ("--max-pixels", "16777216", "16777216, 4096x4096 (422)"),
+        ("--queue", "16", "| 16 (503"),
+        ("--workers", "1", "| 1 (each uses every core)"),
+        ("--cache-mb", "1024", "1024 MB of weights"),
+        ("--max-batch", "8", "| 8 requests"),
+        ("--header-timeout", "10", "10 s (connection closed)"),
+        ("--body-timeout", "30", "30 s (408)"),
+        ("--request-timeout", "300", "300 s (408)"),
+        ("--port", "8000", "http://127.0.0.1:8000/"),
+    ] {
+        let line = help
+            .lines()
+            .skip_while(|l| !l.contains(flag))
+            .take(4)
+            .collect::<String>();
+        assert!(
+            line.contains(&format!("[default: {default}]")),
+            "{flag}: {line}"
+        );
+        assert!(
+            readme.contains(in_readme),
+            "README lacks {in_readme:?} for {flag}"
+        );
+    }
+}

@@ -128,8 +128,8 @@ impl Format {
     }
 }
 
-/// The weights file a source names.
-fn weights_file(source: &GeneratorSource) -> Result<PathBuf> {
+/// The weights file a source names (an error when there is none).
+pub fn weights_file(source: &GeneratorSource) -> Result<PathBuf> {
     let path = match source {
         GeneratorSource::File(path) => path.clone(),
         GeneratorSource::Run { dir, epoch } => {

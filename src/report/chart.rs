@@ -128,10 +128,10 @@ fn is_drawable(line: &LossLogLine) -> bool {
     line.losses.is_finite() && line.lr.is_finite()
 }
 
-/// A short label: 0.0002 as 2e-4, 1.5 as 1.5.
+/// A short label: 0.00015 as 1.5e-4, 1.5 as 1.50.
 fn tick_label(value: f64) -> String {
     if value != 0.0 && value.abs() < 0.01 {
-        format!("{value:.0e}")
+        format!("{value:.1e}")
     } else {
         format!("{value:.2}")
     }

@@ -236,13 +236,30 @@ pub async fn translate(
     if !state.pool.submit(job) {
         return Err(ApiError::busy());
     }
-    state.pending.fetch_add(1, Ordering::SeqCst);
+    let pending = Pending::count(&state.pending);
     let answer = answer.await;
-    state.pending.fetch_sub(1, Ordering::SeqCst);
+    drop(pending);
     drop::<OwnedSemaphorePermit>(permit);
     let png = answer
         .map_err(|_| ApiError::internal("the server stopped before the image was translated"))??;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// One translation counted in [`AppState::pending`] until it is answered or its client goes
+/// away (the handler's future is dropped).
+struct Pending<'a>(&'a AtomicUsize);
+
+impl<'a> Pending<'a> {
+    fn count(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Pending(counter)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, Sender};
@@ -18,6 +19,7 @@ use super::catalog::ServedModel;
 use crate::data::image::decode_image;
 use crate::infer::{
     GeneratorSource, LoadedGenerator, batch_independent, load_generator, translate_batch,
+    weights_file,
 };
 use crate::memory;
 use crate::model::ModelOverrides;
@@ -158,7 +160,8 @@ impl Worker {
     fn run(&self, loaded: &LoadedGenerator, jobs: Vec<Job>) {
         let device = &self.device;
         let mut by_size: HashMap<(u32, u32), Vec<(Job, DynamicImage)>> = HashMap::new();
-        for job in jobs {
+        // A client that went away (timed out, disconnected) is not translated for.
+        for job in jobs.into_iter().filter(|job| !job.reply.is_closed()) {
             match decode_image(&job.body, Path::new("upload")) {
                 Ok(image) => by_size
                     .entry(image.dimensions())
@@ -245,6 +248,9 @@ struct Cache {
 struct Entry {
     key: (String, String, bool),
     loaded: Arc<LoadedGenerator>,
+    /// When the weights file was written: a run that is still training saves new weights
+    /// under the same name, and they replace the cached ones.
+    written: Option<SystemTime>,
     bytes: u64,
     used: u64,
 }
@@ -258,18 +264,23 @@ impl Cache {
         }
     }
 
-    /// The generator of `job`, loaded on first use (without holding the lock while it loads).
+    /// The generator of `job`, loaded on first use or when its file was written again since
+    /// (without holding the lock while it loads).
     fn get(
         cache: &Mutex<Cache>,
         job: &Job,
         device: &Device,
     ) -> std::result::Result<Arc<LoadedGenerator>, ApiError> {
         let key = job.key();
+        let written = weights_file(&job.source)
+            .ok()
+            .and_then(|file| file.metadata().ok()?.modified().ok());
         {
             let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
             cache.clock += 1;
             let clock = cache.clock;
-            if let Some(entry) = cache.entries.iter_mut().find(|e| e.key == key) {
+            let current = |e: &&mut Entry| e.key == key && e.written == written;
+            if let Some(entry) = cache.entries.iter_mut().find(current) {
                 entry.used = clock;
                 return Ok(entry.loaded.clone());
             }
@@ -292,6 +303,7 @@ impl Cache {
         cache.entries.push(Entry {
             key,
             loaded: loaded.clone(),
+            written,
             bytes,
             used,
         });
