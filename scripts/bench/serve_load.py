@@ -127,6 +127,8 @@ def main():
                     f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['failed']} |",
                     flush=True,
                 )
+            health = json.load(urllib.request.urlopen(base + "/healthz"))
+            print(f"|   | (requests run in batches: {health['batched']}) | | | | | |", flush=True)
         finally:
             proc.terminate()
             proc.wait()
