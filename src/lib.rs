@@ -14,6 +14,8 @@
 //! - [`interop`]: the official state_dict layout, `.pth` and safetensors files, export;
 //! - [`metrics`] and [`report`]: the image metrics and HTML pages of `test`;
 //! - [`bench`] and [`demo`]: timings, and the whole workflow on a procedural dataset;
+//! - `serve` (with the `serve` feature, which `cli` brings): the web page, HTTP API and training
+//!   dashboard of `pix2pix serve`;
 //! - [`device`]: the compiled backends and device names; [`progress`]: how long jobs report;
 //!   [`seed`]: the random streams; [`fsutil`]: atomic writes; [`memory`]: the memory check
 //!   before networks are built; [`error`]: the errors.

@@ -568,3 +568,73 @@ fn the_readme_names_every_default_the_server_has() {
         );
     }
 }
+
+#[test]
+fn concurrent_requests_in_test_mode_each_follow_their_own_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // unet_64 has a dropout block (unet_32 has none): its test-mode outputs depend on the seed.
+    trained(
+        root,
+        "drop",
+        &[
+            "--netG",
+            "unet_64",
+            "--load_size",
+            "64",
+            "--crop_size",
+            "64",
+        ],
+    );
+    let input = write(root, "sketch.png", &png(64, 64));
+    let bytes = std::fs::read(&input).unwrap();
+    let seeds = [0u64, 1, 2, 3];
+    let expected: Vec<Vec<u8>> = seeds
+        .iter()
+        .map(|seed| {
+            translated(
+                root,
+                &input,
+                &["--name", "drop", "--seed", &seed.to_string()],
+            )
+        })
+        .collect();
+    assert_ne!(
+        expected[0], expected[1],
+        "the seed changes nothing: the test would prove nothing"
+    );
+    // Three workers: requests run at once, each holding the random stream for its draws.
+    let server = Server::start(root, &["--workers", "3"]);
+    let replies: Vec<(u64, u16, Vec<u8>)> = std::thread::scope(|scope| {
+        let clients: Vec<_> = seeds
+            .iter()
+            .cycle()
+            .take(12)
+            .map(|&seed| {
+                let (server, bytes) = (&server, &bytes);
+                scope.spawn(move || {
+                    let (status, body) = post(
+                        server,
+                        &format!("/api/translate?model=drop&seed={seed}"),
+                        bytes,
+                    );
+                    (seed, status, body)
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for (seed, status, body) in replies {
+        assert_eq!(status, 200);
+        assert!(
+            body == expected[seed as usize],
+            "seed {seed} gave another image"
+        );
+    }
+    let (_, health) = get(&server, "/healthz");
+    assert_eq!(
+        json(&health)["batched"],
+        0,
+        "test-mode requests ran batched"
+    );
+}

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use image::{ImageFormat, ImageReader};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 
 use super::Limits;
 use super::catalog::{Catalog, ServedModel};
@@ -229,17 +229,15 @@ pub async fn translate(
         source,
         eval: query.eval,
         seed: query.seed,
-        body: body.to_vec(),
+        body,
         reply,
     };
-    drop(body);
     if !state.pool.submit(job) {
         return Err(ApiError::busy());
     }
     let pending = Pending::count(&state.pending);
     let answer = answer.await;
-    drop(pending);
-    drop::<OwnedSemaphorePermit>(permit);
+    drop((pending, permit));
     let png = answer
         .map_err(|_| ApiError::internal("the server stopped before the image was translated"))??;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())

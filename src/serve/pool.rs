@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
+use axum::body::Bytes;
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, Sender};
 use image::{DynamicImage, GenericImageView, RgbImage};
@@ -36,7 +37,7 @@ pub struct Job {
     pub eval: bool,
     pub seed: u64,
     /// The uploaded file, decoded on the worker.
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub reply: oneshot::Sender<Reply>,
 }
 
