@@ -98,6 +98,11 @@ async fn until(client: &Client, script: &str, seconds: u64) -> Value {
     }
 }
 
+async fn click(client: &Client, css: &str) {
+    let element = client.find(Locator::Css(css)).await.unwrap();
+    element.click().await.unwrap();
+}
+
 /// The canvas's pixels summed with their positions: changes when anything is drawn.
 const CANVAS_SUM: &str = "const c = document.getElementById('input'); \
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
@@ -202,25 +207,14 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
                     button: MOUSE_BUTTON_LEFT,
                 })
         };
-        client
-            .perform_actions(stroke((-100.0, -80.0), (90.0, 60.0)))
-            .await
-            .unwrap();
-        client
-            .perform_actions(stroke((-90.0, 90.0), (80.0, -100.0)))
-            .await
-            .unwrap();
+        for (from, to) in [((-100.0, -80.0), (90.0, 60.0)), ((-90.0, 90.0), (80.0, -100.0))] {
+            client.perform_actions(stroke(from, to)).await.unwrap();
+        }
         let drawn = client.execute(CANVAS_SUM, vec![]).await.unwrap();
         assert_ne!(blank, drawn, "the strokes left nothing on the canvas");
 
         // Translate: the output is the model's size and not blank.
-        client
-            .find(Locator::Css("button#translate"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "button#translate").await;
         let output = until(&client, OUTPUT, 60).await;
         assert_eq!((&output[0], &output[1]), (&json!(32), &json!(32)), "{output}");
         assert!(output[2].as_u64().unwrap() > 1, "a blank output: {output}");
@@ -249,13 +243,7 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         .await;
         let uploaded = client.execute(CANVAS_SUM, vec![]).await.unwrap();
         assert_ne!(uploaded, drawn, "the upload did not reach the canvas");
-        client
-            .find(Locator::Css("button#translate"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "button#translate").await;
         let second = until(
             &client,
             &OUTPUT.replace("arguments[0]", &format!("'{}'", output[3].as_str().unwrap())),

@@ -135,8 +135,8 @@ pub fn from_chw(data: &[f32], channels: usize, height: usize, width: usize) -> R
     })
 }
 
-/// Writes a PNG atomically (temporary file, then rename).
-pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
+/// The PNG file of `image`, as `translate`, `test` and `serve` write it.
+pub fn encode_png(image: &RgbImage) -> Vec<u8> {
     let mut bytes = Vec::new();
     image
         .write_to(
@@ -144,7 +144,12 @@ pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
             image::ImageFormat::Png,
         )
         .expect("encoding a PNG into memory cannot fail");
-    write_atomic(path, &bytes)
+    bytes
+}
+
+/// Writes a PNG atomically (temporary file, then rename).
+pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
+    write_atomic(path, &encode_png(image))
 }
 
 /// The first image of a batch of network outputs [N, C, H, W] in [-1, 1], as 8-bit RGB.

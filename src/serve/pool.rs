@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::api::ApiError;
 use super::catalog::ServedModel;
-use crate::data::image::decode_image;
+use crate::data::image::{decode_image, encode_png};
 use crate::infer::{
     GeneratorSource, LoadedGenerator, batch_independent, load_generator, translate_batch,
     weights_file,
@@ -189,7 +189,7 @@ impl Worker {
                 match guarded(|| translate_batch(loaded, &images, device)) {
                     Ok(results) => {
                         for (job, result) in jobs.into_iter().zip(results) {
-                            let _ = job.reply.send(Ok(png(&result)));
+                            let _ = job.reply.send(Ok(encode_png(&result)));
                         }
                     }
                     Err(error) => {
@@ -208,7 +208,7 @@ impl Worker {
                 });
                 let _ = job
                     .reply
-                    .send(result.map(|mut images| png(&images.remove(0))));
+                    .send(result.map(|mut images| encode_png(&images.remove(0))));
             }
         }
     }
@@ -225,18 +225,6 @@ fn guarded(
             "the translation failed (a bug, reported on stderr)",
         )),
     }
-}
-
-/// The PNG `translate` writes for the same image.
-fn png(image: &RgbImage) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .expect("encoding a PNG into memory cannot fail");
-    bytes
 }
 
 /// Loaded generators, the least recently used dropped first when their weights pass the bound.
