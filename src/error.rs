@@ -145,6 +145,9 @@ pub enum Error {
     #[error("unknown dataset '{name}': use one of {known}")]
     UnknownDataset { name: String, known: String },
 
+    #[error("unknown pretrained model '{name}': use one of {known}")]
+    UnknownPretrained { name: String, known: String },
+
     #[error(
         "{name} is not redistributed: download gtFine and leftImg8bit from cityscapes-dataset.com, then pair the photos (A) with the colour labels (B)"
     )]

@@ -443,6 +443,29 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             args(&["serve", "--host", "192.0.2.1", "--port", "0"]),
             "192.0.2.1",
         ),
+        // pretrained: names it does not know, servers that are not there.
+        (args(&["pretrained", "download", "cats"]), "cats"),
+        (
+            args(&[
+                "pretrained",
+                "download",
+                "sat2map",
+                "--base-url",
+                "http://127.0.0.1:9/models",
+            ]),
+            "http://127.0.0.1:9/models/sat2map.pth",
+        ),
+        (
+            args(&[
+                "pretrained",
+                "download",
+                "sat2map",
+                "--base-url",
+                "not a url",
+            ]),
+            "not a url",
+        ),
+        (args(&["pretrained", "download"]), "NAME"),
     ]
 }
 

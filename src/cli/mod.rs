@@ -9,6 +9,7 @@ mod demo;
 mod errors;
 mod export;
 mod info;
+mod pretrained;
 mod progress;
 mod serve;
 mod test;
@@ -61,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
+    /// The official pretrained generators: list them, download one by name
+    Pretrained {
+        #[command(subcommand)]
+        command: pretrained::PretrainedCommand,
+    },
     /// Write a checkpoint as an official PyTorch state_dict (.pth) or safetensors file
     #[command(args_override_self = true)]
     Export(export::ExportArgs),
@@ -86,6 +92,7 @@ impl Command {
             Command::Test(_) => "test",
             Command::Translate(_) => "translate",
             Command::Data { command } => command.name(),
+            Command::Pretrained { command } => command.name(),
             Command::Export(_) => "export",
             Command::Bench(_) => "bench",
             Command::Info(_) => "info",
@@ -113,6 +120,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Test(args) => test::run(args, &device()?),
         Command::Translate(args) => translate::run(args, &device()?),
         Command::Data { command } => data::run(command),
+        Command::Pretrained { command } => pretrained::run(command),
         Command::Export(args) => export::run(args),
         Command::Bench(args) => bench::run(args, &device()?),
         Command::Info(args) => info::run(args, &device()?),

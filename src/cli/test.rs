@@ -7,6 +7,7 @@ use burn::prelude::*;
 use clap::Args;
 use pix2pix::data::DataOptions;
 use pix2pix::infer::{TestOptions, test};
+use pix2pix::interop::pretrained::read_record;
 
 use super::args::{DataArgs, GeneratorArgs};
 
@@ -27,11 +28,21 @@ pub struct TestArgs {
 pub fn run(args: TestArgs, device: &Device) -> Result<()> {
     let loaded = args.generator.load(device)?;
     // A run's own data options (direction, channels, sizes) are the base; test reads its phase.
-    let base = loaded
-        .run
-        .as_ref()
-        .map(|run| run.data.clone())
-        .unwrap_or_default();
+    // A downloaded pretrained model brings the direction it was trained in.
+    let pretrained = args
+        .generator
+        .checkpoint
+        .is_none()
+        .then(|| read_record(&args.generator.run.run_dir()))
+        .flatten();
+    let base = match (&loaded.run, pretrained) {
+        (Some(run), _) => run.data.clone(),
+        (None, Some(record)) => DataOptions {
+            direction: record.direction,
+            ..DataOptions::default()
+        },
+        (None, None) => DataOptions::default(),
+    };
     let data = args.data.resolve(&DataOptions {
         phase: "test".into(),
         ..base

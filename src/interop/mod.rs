@@ -1,9 +1,11 @@
 //! Interoperability with the official PyTorch code: its state_dict layout (keys.rs), `.pth`
-//! files (pth.rs), architecture detection (detect.rs), and safetensors export.
+//! files (pth.rs), architecture detection (detect.rs), safetensors export, and its pretrained
+//! generators by name (pretrained.rs).
 
 pub mod detect;
 pub mod export;
 pub mod keys;
+pub mod pretrained;
 pub mod pth;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -12,6 +12,7 @@ use crate::checkpoint::{LATEST, WEIGHTS_EXTENSION};
 use crate::data::Direction;
 use crate::error::{Error, Result};
 use crate::infer::{GeneratorSource, describe_generator};
+use crate::interop::pretrained::read_record;
 use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
 
 /// The largest canvas offered for a generator file without a run (deep U-Nets still take any
@@ -220,7 +221,11 @@ fn describe_run(name: &str, dir: &Path) -> Result<ServedModel> {
             Some(run.data.direction),
             Palette::of_run(run),
         ),
-        None => (natural_size(&options), None, Palette::Free),
+        None => (
+            natural_size(&options),
+            read_record(dir).map(|record| record.direction),
+            Palette::Free,
+        ),
     };
     Ok(served(
         name.to_string(),

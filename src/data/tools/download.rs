@@ -99,14 +99,21 @@ pub fn download(options: &DownloadOptions, progress: &dyn Progress) -> Result<Pa
     Ok(folder)
 }
 
-/// Fetches `url` into `part`, continuing from its current length when the server allows it.
-fn fetch(url: &str, part: &Path, progress: &dyn Progress) -> Result<()> {
+/// Fetches `url` into `part`, continuing from its current length when the server allows it. A
+/// transfer that ends before the length the server announced is an error, and `part` keeps
+/// what came for the next try.
+pub(crate) fn fetch(url: &str, part: &Path, progress: &dyn Progress) -> Result<()> {
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let mut request = ureq::get(url);
     if have > 0 {
         request = request.header("Range", format!("bytes={have}-"));
     }
-    let response = request.call().map_err(|e| failure(url, e))?;
+    let response = match request.call() {
+        Ok(response) => response,
+        // Nothing left past what `part` holds: an earlier run received it all.
+        Err(ureq::Error::StatusCode(416)) if have > 0 => return Ok(()),
+        Err(error) => return Err(failure(url, error)),
+    };
     let resumed = response.status() == 206;
     let remaining: Option<u64> = response
         .headers()
@@ -129,17 +136,33 @@ fn fetch(url: &str, part: &Path, progress: &dyn Progress) -> Result<()> {
     );
     let mut reader = response.into_body().into_reader();
     let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let n = reader.read(&mut buffer).map_err(|e| failure(url, e))?;
-        if n == 0 {
-            break;
-        }
+    let mut received = 0u64;
+    let ended = loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break None,
+            Ok(n) => n,
+            Err(error) => break Some(error.to_string()),
+        };
         file.write_all(&buffer[..n])
             .map_err(|e| Error::io(part, e))?;
+        received += n as u64;
         progress.advance(n as u64);
-    }
+    };
     file.sync_all().map_err(|e| Error::io(part, e))?;
     progress.finish();
+    let short = remaining.is_some_and(|length| received < length);
+    if ended.is_some() || short {
+        let expected = remaining.map_or("?".to_string(), |r| (start + r).to_string());
+        return Err(failure(
+            url,
+            format!(
+                "the transfer stopped after {} of {expected} bytes ({}); run the command \
+                 again to continue it",
+                start + received,
+                ended.unwrap_or_else(|| "the connection closed".into())
+            ),
+        ));
+    }
     Ok(())
 }
 
