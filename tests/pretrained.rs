@@ -13,12 +13,14 @@ use std::sync::{Arc, Mutex};
 use common::server::{Server, agent, png};
 use common::{dataset, fails_with, ok, pix2pix, requirement, stdout, train_tiny};
 
+/// Each request's path and Range header.
+type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A loopback HTTP server of files by URL path, honouring `Range: bytes=N-`. With `cut`, its
 /// first answer announces the whole length but stops after that many bytes.
 struct FileServer {
     base: String,
-    /// Each request's path and Range header.
-    requests: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    requests: RequestLog,
 }
 
 impl FileServer {
