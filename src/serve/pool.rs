@@ -60,7 +60,7 @@ pub struct PoolOptions {
 }
 
 pub struct Pool {
-    sender: Option<Sender<Job>>,
+    sender: Sender<Job>,
     workers: Vec<JoinHandle<()>>,
     /// Requests that ran in a batch of more than one.
     batched: Arc<AtomicUsize>,
@@ -84,7 +84,7 @@ impl Pool {
             })
             .collect();
         Pool {
-            sender: Some(sender),
+            sender,
             workers,
             batched,
         }
@@ -97,14 +97,16 @@ impl Pool {
 
     /// Queues `job`; false when the queue is full.
     pub fn submit(&self, job: Job) -> bool {
-        let sender = self.sender.as_ref().expect("the pool runs until shut down");
-        sender.try_send(job).is_ok()
+        self.sender.try_send(job).is_ok()
     }
 
     /// Lets the workers finish what is queued, then waits for them.
-    pub fn shut_down(mut self) {
-        self.sender = None;
-        for worker in self.workers.drain(..) {
+    pub fn shut_down(self) {
+        let Pool {
+            sender, workers, ..
+        } = self;
+        drop(sender);
+        for worker in workers {
             let _ = worker.join();
         }
     }
