@@ -212,6 +212,22 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         }
         let drawn = client.execute(CANVAS_SUM, vec![]).await.unwrap();
         assert_ne!(blank, drawn, "the strokes left nothing on the canvas");
+        // Smoothed stroke edges are snapped back to the run's label colours.
+        let colours = client
+            .execute(
+                "const c = document.getElementById('input'); \
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+                 const seen = new Set(); \
+                 for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); \
+                 return [seen.size, document.querySelectorAll('#palette button').length];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            colours[0].as_u64() <= colours[1].as_u64() && colours[1].as_u64() > Some(1),
+            "colours on the canvas, and labels: {colours}"
+        );
 
         // Translate: the output is the model's size and not blank.
         click(&client, "button#translate").await;

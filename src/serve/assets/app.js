@@ -101,9 +101,36 @@ canvas.addEventListener("pointermove", (event) => {
   draw(stroke, next);
   stroke = next;
 });
+// The browser smooths a stroke's edges with blends of two colours, which are no label of the
+// task: for label maps every pixel goes to its nearest label colour, for edge maps to black or
+// white, so that the model sees only what it was trained on.
+function snap() {
+  if (!model || model.palette.kind === "free") return;
+  const image = context.getImageData(0, 0, canvas.width, canvas.height);
+  const d = image.data;
+  const labels = model.palette.kind === "labels" ? model.palette.colours : null;
+  for (let i = 0; i < d.length; i += 4) {
+    if (labels) {
+      let best = labels[0];
+      let bestDistance = Infinity;
+      for (const c of labels) {
+        const distance = (d[i] - c[0]) ** 2 + (d[i + 1] - c[1]) ** 2 + (d[i + 2] - c[2]) ** 2;
+        if (distance < bestDistance) { best = c; bestDistance = distance; }
+      }
+      [d[i], d[i + 1], d[i + 2]] = best;
+    } else {
+      const v = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2] < 128 ? 0 : 255;
+      d[i] = d[i + 1] = d[i + 2] = v;
+    }
+    d[i + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+}
+
 const endStroke = () => {
   if (!stroke) return;
   stroke = null;
+  snap();
   if ($("live").checked) translate();
 };
 canvas.addEventListener("pointerup", endStroke);
@@ -124,6 +151,7 @@ async function place(file) {
     const [w, h] = [bitmap.width * scale, bitmap.height * scale];
     snapshot();
     context.drawImage(bitmap, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+    snap();
     status(`placed ${file.name} (${bitmap.width}x${bitmap.height})`);
     if ($("live").checked) translate();
   } catch (error) {
