@@ -396,7 +396,17 @@ fn dashboard_data_follows_the_log() {
     let lines = std::fs::read_to_string(run.join("loss_log.jsonl")).unwrap();
     let logged = lines.lines().count();
     assert!(logged >= 2, "{lines}");
-    let server = Server::start(root, &["--token", "s3cret"]);
+    let server = Server::start(root, &["--token", "s3cret", "--allow-host", "box.local"]);
+    // A name given with --allow-host is accepted as the Host; others are not.
+    for (host, expected) in [("box.local", 200), ("other.local", 421)] {
+        let port = server.address.rsplit(':').next().unwrap();
+        let response = agent()
+            .get(server.url("/healthz"))
+            .header("Host", format!("{host}:{port}"))
+            .call()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{host}");
+    }
 
     // The token: required by the API, not by the page.
     let (status, _) = get(&server, "/api/runs/tiny");

@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Address to listen on; anything but loopback is reachable by others, without authentication unless --token is set
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Another name clients reach the server by, e.g. the machine's host name on a LAN (repeat for more); requests naming other hosts are refused
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
     /// Port to listen on (0 picks a free one)
     #[arg(long, default_value_t = 8000)]
     port: u16,
@@ -72,6 +75,7 @@ pub fn run(args: ServeArgs, device: &Device) -> Result<()> {
         names: args.name,
         checkpoints: args.checkpoint,
         host: args.host,
+        allowed_hosts: args.allow_host,
         port: args.port,
         token: args.token,
         limits: Limits {

@@ -101,6 +101,9 @@ pub struct ServeOptions {
     /// Generator files, each served under its file's stem.
     pub checkpoints: Vec<PathBuf>,
     pub host: String,
+    /// More names clients may reach the server by (the Host header): besides IP addresses,
+    /// `localhost` and `host`, all others are refused.
+    pub allowed_hosts: Vec<String>,
     /// 0 picks a free port.
     pub port: u16,
     /// When set, API requests need `Authorization: Bearer <token>`.
@@ -158,7 +161,10 @@ pub fn serve(
             ),
             limits,
             token: options.token.clone(),
-            host_names: vec![options.host.clone()],
+            host_names: std::iter::once(&options.host)
+                .chain(&options.allowed_hosts)
+                .cloned()
+                .collect(),
             port: bound.port(),
             uploads: Arc::new(Semaphore::new(limits.queue + limits.workers)),
             pending: Default::default(),
