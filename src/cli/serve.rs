@@ -167,6 +167,4 @@ async fn stop_signal() {
         () = terminate => {}
     }
     eprintln!("stopping: no new requests; finishing those running");
-    // Leave the message time to show before the exit's own output.
-    tokio::time::sleep(Duration::from_millis(1)).await;
 }
