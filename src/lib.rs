@@ -11,7 +11,8 @@
 //! - [`checkpoint`]: a run folder's files (weights, optimiser states, options);
 //! - [`train`]: the optimisation step, schedules and the training loop;
 //! - [`infer`]: loading a generator (ours or official), `test` and `translate`;
-//! - [`interop`]: the official state_dict layout, `.pth` and safetensors files, export;
+//! - [`interop`]: the official state_dict layout, `.pth` and safetensors files, export (also to
+//!   ONNX), the official pretrained generators;
 //! - [`metrics`] and [`report`]: the image metrics and HTML pages of `test`;
 //! - [`bench`] and [`demo`]: timings, and the whole workflow on a procedural dataset;
 //! - `serve` (with the `serve` feature, which `cli` brings): the web page, HTTP API and training

@@ -1,6 +1,6 @@
 //! `pix2pix pretrained`: downloads from a loopback HTTP server started here (serving generated
 //! official-layout .pth files, zip and legacy formats), resumption, the checks, and the
-//! downloaded model used by `translate`, `test` and `serve` with its known direction.
+//! downloaded model used by `translate`, `test`, `serve` and `export` with its known direction.
 
 mod common;
 
@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use common::server::{Server, agent, png};
 use common::{dataset, fails_with, ok, pix2pix, requirement, stdout, train_tiny};
+use pix2pix::interop::onnx::proto::ModelProto;
+use prost::Message;
 
 /// Each request's path and Range header.
 type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
@@ -212,6 +214,22 @@ fn a_download_resumes_is_checked_and_serves_test_translate_and_serve() {
         distance(&real_a, &b_half) * 10 < distance(&real_a, &a_half),
         "test did not take the B half as input"
     );
+
+    // export to ONNX: the direction in the metadata.
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "facades_label2photo_pretrained",
+            "-o",
+            "facades.onnx",
+        ],
+        root,
+    ));
+    let bytes = std::fs::read(root.join("facades.onnx")).unwrap();
+    let model = ModelProto::decode(bytes.as_slice()).unwrap();
+    let direction = model.metadata_props.iter().find(|p| p.key == "direction");
+    assert_eq!(direction.map(|p| p.value.as_str()), Some("BtoA"));
 
     // serve: listed with its direction.
     let served = Server::start(root, &["--name", "facades_label2photo_pretrained"]);

@@ -186,9 +186,9 @@ impl RunArgs {
     }
 }
 
-/// Which generator to run and how (test and translate).
+/// Which generator (test, translate and export).
 #[derive(Args, Debug, Clone)]
-pub struct GeneratorArgs {
+pub struct GeneratorSourceArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// A generator file instead of --name/--epoch: official (.pth), ours (.bpk) or an export (.safetensors)
@@ -196,6 +196,45 @@ pub struct GeneratorArgs {
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+impl GeneratorSourceArgs {
+    /// The file given, or the run's checkpoint.
+    pub fn source(&self) -> pix2pix::infer::GeneratorSource {
+        use pix2pix::infer::GeneratorSource;
+        match &self.checkpoint {
+            Some(path) => GeneratorSource::File(path.clone()),
+            None => GeneratorSource::Run {
+                dir: self.run.run_dir(),
+                epoch: self.run.epoch(),
+            },
+        }
+    }
+
+    /// Loads the generator these flags name, in eval mode or as in training.
+    pub fn load(
+        &self,
+        eval: bool,
+        device: &burn::prelude::Device,
+    ) -> pix2pix::Result<pix2pix::infer::LoadedGenerator> {
+        let overrides = self.model.overrides();
+        let loaded = pix2pix::infer::load_generator(&self.source(), &overrides, eval, device)?;
+        if let Some(first) = loaded.non_finite.first() {
+            eprintln!(
+                "warning: the generator's weights hold NaN or infinite values in {} tensors \
+                 (first: {first}); its images will be blank or garbage",
+                loaded.non_finite.len()
+            );
+        }
+        Ok(loaded)
+    }
+}
+
+/// Which generator to run and how (test and translate).
+#[derive(Args, Debug, Clone)]
+pub struct GeneratorArgs {
+    #[command(flatten)]
+    pub source: GeneratorSourceArgs,
     /// Running statistics and no dropout, instead of the paper's train-mode G
     #[arg(long)]
     pub eval: bool,
@@ -210,23 +249,7 @@ impl GeneratorArgs {
         &self,
         device: &burn::prelude::Device,
     ) -> pix2pix::Result<pix2pix::infer::LoadedGenerator> {
-        use pix2pix::infer::{GeneratorSource, load_generator};
-        let source = match &self.checkpoint {
-            Some(path) => GeneratorSource::File(path.clone()),
-            None => GeneratorSource::Run {
-                dir: self.run.run_dir(),
-                epoch: self.run.epoch(),
-            },
-        };
-        let loaded = load_generator(&source, &self.model.overrides(), self.eval, device)?;
-        if let Some(first) = loaded.non_finite.first() {
-            eprintln!(
-                "warning: the generator's weights hold NaN or infinite values in {} tensors \
-                 (first: {first}); its images will be blank or garbage",
-                loaded.non_finite.len()
-            );
-        }
-        Ok(loaded)
+        self.source.load(self.eval, device)
     }
 
     pub fn seed(&self) -> u64 {

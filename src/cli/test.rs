@@ -6,8 +6,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Args;
 use pix2pix::data::DataOptions;
-use pix2pix::infer::{TestOptions, test};
-use pix2pix::interop::pretrained::read_record;
+use pix2pix::infer::{TestOptions, test, trained_direction};
 
 use super::args::{DataArgs, GeneratorArgs};
 
@@ -29,19 +28,13 @@ pub fn run(args: TestArgs, device: &Device) -> Result<()> {
     let loaded = args.generator.load(device)?;
     // A run's own data options (direction, channels, sizes) are the base; test reads its phase.
     // A downloaded pretrained model brings the direction it was trained in.
-    let pretrained = args
-        .generator
-        .checkpoint
-        .is_none()
-        .then(|| read_record(&args.generator.run.run_dir()))
-        .flatten();
-    let base = match (&loaded.run, pretrained) {
-        (Some(run), _) => run.data.clone(),
-        (None, Some(record)) => DataOptions {
-            direction: record.direction,
+    let base = match &loaded.run {
+        Some(run) => run.data.clone(),
+        None => DataOptions {
+            direction: trained_direction(&args.generator.source.source(), &loaded)
+                .unwrap_or_default(),
             ..DataOptions::default()
         },
-        (None, None) => DataOptions::default(),
     };
     let data = args.data.resolve(&DataOptions {
         phase: "test".into(),
@@ -51,10 +44,10 @@ pub fn run(args: TestArgs, device: &Device) -> Result<()> {
         bail!("--dataroot is required: the folder holding <phase>/ with A|B images");
     }
     let defaults = TestOptions::default();
-    let (name, _) = args.generator.run.locate();
+    let (name, _) = args.generator.source.run.locate();
     let options = TestOptions {
         name,
-        epoch: args.generator.run.epoch(),
+        epoch: args.generator.source.run.epoch(),
         results_dir: args.results_dir.unwrap_or(defaults.results_dir),
         data,
         num_test: args.num_test.unwrap_or(defaults.num_test),

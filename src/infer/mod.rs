@@ -34,7 +34,9 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::checkpoint::{self, Checkpoints, SavedRun, WEIGHTS_EXTENSION};
+use crate::data::Direction;
 use crate::error::{Error, Result};
+use crate::interop::pretrained::read_record;
 use crate::interop::{self, Detected, StateDict};
 use crate::memory;
 use crate::model::{Generator, ModelOptions, ModelOverrides, non_finite_tensors};
@@ -146,6 +148,18 @@ pub fn weights_file(source: &GeneratorSource) -> Result<PathBuf> {
         return Err(Error::MissingCheckpoint { path });
     }
     Ok(path)
+}
+
+/// The direction G was trained in, where its source says: the run's saved options, or the
+/// record of a downloaded pretrained model in the run folder.
+pub fn trained_direction(source: &GeneratorSource, loaded: &LoadedGenerator) -> Option<Direction> {
+    if let Some(run) = &loaded.run {
+        return Some(run.data.direction);
+    }
+    match source {
+        GeneratorSource::Run { dir, .. } => read_record(dir).map(|record| record.direction),
+        GeneratorSource::File(_) => None,
+    }
 }
 
 /// Loads G on `device`. `eval` switches to running statistics and no dropout (official

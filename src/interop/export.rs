@@ -1,11 +1,15 @@
-//! `pix2pix export`: our checkpoints as official state_dicts (`.pth` or `.safetensors`), which
-//! PyTorch loads with `load_state_dict(strict=True)` into the official networks.
+//! `pix2pix export`: a generator (and a run's discriminator) as official state_dicts (`.pth` or
+//! `.safetensors`), which PyTorch loads with `load_state_dict(strict=True)` into the official
+//! networks, or a generator as an ONNX model ([`super::onnx`]).
 
 use std::path::{Path, PathBuf};
 
+use super::onnx::{OnnxOptions, onnx_bytes};
 use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
 use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
+use crate::infer::{GeneratorSource, LoadedGenerator, load_generator, trained_direction};
+use crate::model::ModelOverrides;
 
 /// The export's file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -14,12 +18,39 @@ pub enum ExportFormat {
     #[default]
     Pth,
     Safetensors,
+    /// The generator as an ONNX graph.
+    Onnx,
 }
 
 crate::names::named_values!(ExportFormat, "format", {
     Pth => "pth",
     Safetensors => "safetensors",
+    Onnx => "onnx",
 });
+
+impl ExportFormat {
+    /// The format a file name asks for: `.onnx`, `.safetensors`, otherwise `.pth`.
+    pub fn of_output(output: &Path) -> Self {
+        let extension = output.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match extension.to_ascii_lowercase().as_str() {
+            "onnx" => ExportFormat::Onnx,
+            "safetensors" => ExportFormat::Safetensors,
+            _ => ExportFormat::Pth,
+        }
+    }
+}
+
+/// What an export writes, and where.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    pub format: ExportFormat,
+    /// How an ONNX export is made (for the other formats, unused).
+    pub onnx: OnnxOptions,
+    /// The generator's file.
+    pub output: PathBuf,
+    /// Replace existing output files (never a run's own files).
+    pub force: bool,
+}
 
 /// Where D goes when G goes to `output`: `..._net_G.ext` becomes `..._net_D.ext`, any other
 /// name gets `_D` before its extension.
@@ -36,23 +67,9 @@ pub fn discriminator_output(output: &Path) -> PathBuf {
     output.with_file_name(format!("{d_stem}.{ext}"))
 }
 
-/// Exports G (and D, when the run has one) of checkpoint `epoch` in `run_dir`; returns the
-/// files written. An existing output is replaced only with `force`, and never when it is one of a
-/// run's own files.
-pub fn export_run(
-    run_dir: &Path,
-    epoch: &str,
-    format: ExportFormat,
-    output: &Path,
-    force: bool,
-) -> Result<Vec<PathBuf>> {
-    let checkpoints = Checkpoints::new(run_dir);
-    let has_discriminator = checkpoints.network_file(epoch, "D").is_file();
-    let mut outputs = vec![output.to_path_buf()];
-    if has_discriminator {
-        outputs.push(discriminator_output(output));
-    }
-    for path in &outputs {
+/// Refuses to write over a run's own files, and over anything else without `force`.
+fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
+    for path in outputs {
         if is_run_file(path) {
             return Err(Error::RunFile { path: path.clone() });
         }
@@ -60,17 +77,33 @@ pub fn export_run(
             return Err(Error::OutputExists { path: path.clone() });
         }
     }
-    let run: SavedRun = checkpoints.load_options()?;
+    Ok(())
+}
+
+/// Exports checkpoint `epoch` in `run_dir`: as state_dicts, G and D (when the run has one) of our
+/// checkpoint; as ONNX, the generator (ours, or an official or pretrained one), with the run's
+/// direction in its metadata. Returns the files written.
+pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Result<Vec<PathBuf>> {
+    let output = options.output.as_path();
     let device = crate::device::cpu()?;
-    let write = |path: &Path, dict| match format {
-        ExportFormat::Pth => write_pth(path, &dict),
-        ExportFormat::Safetensors => write_safetensors(path, &dict),
-    };
-    let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
-    write(output, generator_state_dict(&generator, &run.model))?;
-    let mut written = vec![output.to_path_buf()];
+    if options.format == ExportFormat::Onnx {
+        let source = GeneratorSource::Run {
+            dir: run_dir.to_path_buf(),
+            epoch: epoch.into(),
+        };
+        let loaded = load_generator(&source, &ModelOverrides::default(), true, &device)?;
+        let mut options = options.clone();
+        options.onnx.direction = options
+            .onnx
+            .direction
+            .or(trained_direction(&source, &loaded));
+        export_generator(&loaded, &options)?;
+        return Ok(vec![output.to_path_buf()]);
+    }
+    let checkpoints = Checkpoints::new(run_dir);
+    let has_discriminator = checkpoints.network_file(epoch, "D").is_file();
+    let mut outputs = vec![output.to_path_buf()];
     if has_discriminator {
-        let d = checkpoints.load_network(epoch, "D", run.model.discriminator(&device))?;
         let d_output = discriminator_output(output);
         if d_output == output {
             return Err(Error::InvalidOption {
@@ -78,8 +111,39 @@ pub fn export_run(
                 reason: "cannot derive a separate file name for D".into(),
             });
         }
-        write(&d_output, discriminator_state_dict(&d, &run.model))?;
-        written.push(d_output);
+        outputs.push(d_output);
     }
-    Ok(written)
+    check_outputs(&outputs, options.force)?;
+    let run: SavedRun = checkpoints.load_options()?;
+    let write = |path: &Path, dict| match options.format {
+        ExportFormat::Safetensors => write_safetensors(path, &dict),
+        _ => write_pth(path, &dict),
+    };
+    let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
+    write(output, generator_state_dict(&generator, &run.model))?;
+    if has_discriminator {
+        let d = checkpoints.load_network(epoch, "D", run.model.discriminator(&device))?;
+        write(&outputs[1], discriminator_state_dict(&d, &run.model))?;
+    }
+    Ok(outputs)
+}
+
+/// Exports a loaded generator in `options.format` to `options.output`, atomically.
+pub fn export_generator(loaded: &LoadedGenerator, options: &ExportOptions) -> Result<()> {
+    let output = options.output.as_path();
+    check_outputs(&[output.to_path_buf()], options.force)?;
+    match options.format {
+        ExportFormat::Pth => write_pth(
+            output,
+            &generator_state_dict(&loaded.generator, &loaded.model),
+        ),
+        ExportFormat::Safetensors => write_safetensors(
+            output,
+            &generator_state_dict(&loaded.generator, &loaded.model),
+        ),
+        ExportFormat::Onnx => {
+            let bytes = onnx_bytes(&loaded.generator, &loaded.model, &options.onnx)?;
+            crate::fsutil::write_atomic(output, &bytes)
+        }
+    }
 }

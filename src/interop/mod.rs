@@ -1,10 +1,11 @@
 //! Interoperability with the official PyTorch code: its state_dict layout (keys.rs), `.pth`
-//! files (pth.rs), architecture detection (detect.rs), safetensors export, and its pretrained
-//! generators by name (pretrained.rs).
+//! files (pth.rs), architecture detection (detect.rs), safetensors export, ONNX export (onnx/),
+//! and its pretrained generators by name (pretrained.rs).
 
 pub mod detect;
 pub mod export;
 pub mod keys;
+pub mod onnx;
 pub mod pretrained;
 pub mod pth;
 

@@ -82,7 +82,7 @@ pub struct BatchNorm2d {
     pub training: Param<Flag>,
 }
 
-const BATCH_NORM_EPS: f64 = 1e-5;
+pub(crate) const BATCH_NORM_EPS: f64 = 1e-5;
 const BATCH_NORM_MOMENTUM: f64 = 0.1;
 
 impl BatchNorm2d {
