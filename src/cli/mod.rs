@@ -67,7 +67,7 @@ enum Command {
         #[command(subcommand)]
         command: pretrained::PretrainedCommand,
     },
-    /// Write a checkpoint as an official PyTorch state_dict (.pth) or safetensors file
+    /// Write a generator as ONNX, or a checkpoint as official PyTorch state_dicts (.pth, .safetensors)
     #[command(args_override_self = true)]
     Export(export::ExportArgs),
     /// Time generator inference, a training step and the data pipeline (medians)
