@@ -250,6 +250,34 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             args(&["export", "--name", "ok", "--format", "tflite", "-o", "x"]),
             "tflite",
         ),
+        (
+            args(&["export", "--name", "ok", "-o", "ok.onnx", "--opset", "9"]),
+            "--opset",
+        ),
+        (
+            args(&["export", "--name", "ok", "-o", "ok.onnx", "--io", "rgba"]),
+            "--io",
+        ),
+        (
+            args(&["export", "--name", "ok", "-o", "ok.pth", "--batch-stats"]),
+            "--batch-stats",
+        ),
+        (
+            args(&[
+                "export", "--name", "ok", "-o", "ok.onnx", "--netG", "unet_64",
+            ]),
+            "--checkpoint",
+        ),
+        (
+            args(&[
+                "export", "--name", "ok", "-o", "photos", "--format", "onnx", "--force",
+            ]),
+            "photos",
+        ),
+        (
+            args(&["export", "--checkpoint", "notes.txt", "-o", "ok.onnx"]),
+            "notes.txt",
+        ),
         // bench and info
         (args(&["bench", "--crop_size", "0"]), "--crop_size"),
         (args(&["bench", "--batch_size", "0"]), "--batch_size"),
