@@ -3,16 +3,9 @@
 
 mod common;
 
-use common::{fails_with, ok, pix2pix, stdout, train_tiny};
+use common::{fails_with, fixture, ok, pix2pix, stdout, train_tiny};
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/parity")
-        .join(name)
-}
 
 /// A clean failure with a one-line message holding every needle.
 fn one_line(output: Output, needles: &[&str]) {

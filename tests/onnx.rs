@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use burn::prelude::*;
-use common::{dataset, fails_with, ok, pix2pix, requirement, train_tiny};
+use common::{dataset, fails_with, fixture, ok, pix2pix, requirement, train_tiny};
 use image::{DynamicImage, RgbImage};
 use pix2pix::checkpoint::save_module;
 use pix2pix::infer::{GeneratorSource, LoadedGenerator, load_generator, translate_batch};
@@ -280,12 +280,6 @@ fn export(dir: &Path, args: &[&str]) {
     let mut all = vec!["export"];
     all.extend_from_slice(args);
     ok(pix2pix(&all, dir));
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/parity")
-        .join(name)
 }
 
 /// The official fixtures (tests/fixtures/parity, written by PyTorch) exported in both modes,

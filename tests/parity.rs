@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::fixture;
+use std::path::Path;
 use std::process::Command;
 
 use burn::prelude::*;
@@ -14,12 +15,6 @@ use pix2pix::interop::{
 };
 use pix2pix::model::{DiscriminatorArch, GeneratorArch, ModelOptions, NormKind};
 use pix2pix::train::Pix2Pix;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/parity")
-        .join(name)
-}
 
 fn tensor(dict: &StateDict, key: &str, device: &Device) -> Tensor<4> {
     Tensor::from_data(dict[key].clone(), device)

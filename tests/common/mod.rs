@@ -49,6 +49,13 @@ pub fn tiny_options(root: &Path, dataroot: &Path, name: &str) -> RunOptions {
     }
 }
 
+/// A file of tests/fixtures/parity (written by PyTorch, scripts/reference/generate.py).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/parity")
+        .join(name)
+}
+
 /// Runs the real binary in `cwd`.
 pub fn pix2pix(args: &[&str], cwd: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_pix2pix"))
