@@ -8,6 +8,27 @@
 //! running statistics (eval mode, as `translate --eval`), or with [`OnnxOptions::batch_stats`]
 //! each image's own statistics with the layer's affine weights: the official test mode without
 //! its dropout, exact for batches of one.
+//!
+//! ```
+//! use pix2pix::interop::onnx::{OnnxIo, OnnxOptions, onnx_model};
+//! use pix2pix::model::{GeneratorArch, ModelOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let device = pix2pix::device::cpu()?;
+//! let model = ModelOptions {
+//!     net_g: GeneratorArch::Unet { num_downs: 5 },
+//!     ngf: 8,
+//!     ..ModelOptions::default()
+//! };
+//! let options = OnnxOptions { io: OnnxIo::Uint8, ..OnnxOptions::default() };
+//! let onnx = onnx_model(&model.generator(&device), &model, &options)?;
+//! let graph = onnx.graph.as_ref().unwrap();
+//! assert_eq!((graph.input[0].name.as_str(), graph.output[0].name.as_str()), ("input", "output"));
+//! assert!(onnx.doc_string.contains("multiples of 32"));
+//! // The file's bytes: `prost::Message::encode_to_vec(&onnx)`, or `onnx_bytes`, which also
+//! // checks ONNX's 2 GiB limit.
+//! # Ok(())
+//! # }
+//! ```
 
 mod graph;
 mod networks;
