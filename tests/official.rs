@@ -74,6 +74,28 @@ fn an_official_checkpoint_needs_no_architecture_flags() {
         dir,
     ));
     assert!(dir.join("results/facades/test_7/index.html").is_file());
+
+    // Exported from that folder (no train_opt.json, so G only): the same tensors.
+    ok(pix2pix(
+        &[
+            "export",
+            "--name",
+            "facades",
+            "--epoch",
+            "7",
+            "-o",
+            "g.safetensors",
+        ],
+        dir,
+    ));
+    let exported = pix2pix::interop::read_safetensors(&dir.join("g.safetensors")).unwrap();
+    let original = pix2pix::interop::read_pth(&fixture("G_unet32_batch.pth")).unwrap();
+    for (key, value) in &original {
+        if !key.ends_with("num_batches_tracked") {
+            assert_eq!(exported[key].as_bytes(), value.as_bytes(), "{key}");
+        }
+    }
+    assert!(!dir.join("g_D.safetensors").exists());
 }
 
 #[test]

@@ -81,12 +81,15 @@ fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
 }
 
 /// Exports checkpoint `epoch` in `run_dir`: as state_dicts, G and D (when the run has one) of our
-/// checkpoint; as ONNX, the generator (ours, or an official or pretrained one), with the run's
+/// checkpoint, or G of a folder in the official layout; as ONNX, the generator, with the run's
 /// direction in its metadata. Returns the files written.
 pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Result<Vec<PathBuf>> {
     let output = options.output.as_path();
     let device = crate::device::cpu()?;
-    if options.format == ExportFormat::Onnx {
+    let checkpoints = Checkpoints::new(run_dir);
+    // ONNX holds G only; a folder in the official layout (a pretrained model) has no options
+    // to rebuild D with, and its G is read like any generator file.
+    if options.format == ExportFormat::Onnx || !checkpoints.has_options() {
         let source = GeneratorSource::Run {
             dir: run_dir.to_path_buf(),
             epoch: epoch.into(),
@@ -100,7 +103,6 @@ pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Resul
         export_generator(&loaded, &options)?;
         return Ok(vec![output.to_path_buf()]);
     }
-    let checkpoints = Checkpoints::new(run_dir);
     let has_discriminator = checkpoints.network_file(epoch, "D").is_file();
     let mut outputs = vec![output.to_path_buf()];
     if has_discriminator {
