@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use pix2pix::infer::trained_direction;
-use pix2pix::interop::export::{ExportFormat, ExportOptions, export_generator, export_run};
+use pix2pix::interop::export::{
+    ExportFormat, ExportOptions, check_outputs, export_generator, export_run,
+};
 use pix2pix::interop::onnx::{DEFAULT_OPSET, OnnxIo, OnnxOptions};
 use pix2pix::model::ModelOverrides;
 
@@ -62,6 +64,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         force: args.force,
     };
     let written = if args.generator.checkpoint.is_some() {
+        check_outputs(std::slice::from_ref(&options.output), options.force)?;
         let device = pix2pix::device::cpu()?;
         let loaded = args.generator.load(true, &device)?;
         let options = ExportOptions {

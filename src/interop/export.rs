@@ -67,8 +67,9 @@ pub fn discriminator_output(output: &Path) -> PathBuf {
     output.with_file_name(format!("{d_stem}.{ext}"))
 }
 
-/// Refuses to write over a run's own files, and over anything else without `force`.
-fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
+/// Refuses to write over a run's own files, and over anything else without `force`: cheap, so
+/// callers check before loading a network (the export functions check again).
+pub fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
     for path in outputs {
         if is_run_file(path) {
             return Err(Error::RunFile { path: path.clone() });
@@ -90,6 +91,7 @@ pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Resul
     // ONNX holds G only; a folder in the official layout (a pretrained model) has no options
     // to rebuild D with, and its G is read like any generator file.
     if options.format == ExportFormat::Onnx || !checkpoints.has_options() {
+        check_outputs(&[output.to_path_buf()], options.force)?;
         let source = GeneratorSource::Run {
             dir: run_dir.to_path_buf(),
             epoch: epoch.into(),
