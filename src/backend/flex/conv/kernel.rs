@@ -3,7 +3,8 @@
 //! columns; a transposed convolution is the adjoint, so its forward is the convolution's input
 //! gradient and so on.
 //!
-//! A convolution to a few channels at stride 1 skips the columns (`direct`).
+//! A convolution to a few channels at stride 1 skips the columns (`direct`), and so does a 3x3
+//! one at stride 1 between wider maps (`winograd`).
 //!
 //! Images go through the GEMMs in groups: on small feature maps (the U-Net's inner layers) one
 //! image's product is a few columns wide and streams the whole weight for them, so the columns
@@ -53,6 +54,9 @@ impl Geometry {
         if self.direct(out_channels) {
             return self.convolve_direct(images, weights, out_channels);
         }
+        if self.winograd(out_channels) {
+            return self.convolve_winograd(images, weights, out_channels);
+        }
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
         let group = self.group(batch);
@@ -85,6 +89,9 @@ impl Geometry {
     fn convolve_adjoint(&self, grads: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         if self.direct(out_channels) {
             return self.convolve_direct_adjoint(grads, weights, out_channels);
+        }
+        if self.winograd(out_channels) {
+            return self.convolve_winograd_adjoint(grads, weights, out_channels);
         }
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = grads.len() / (out_channels * pixels);
@@ -125,6 +132,9 @@ impl Geometry {
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
         if self.direct(out_channels) {
             return self.weight_gradient_direct(images, grads, out_channels);
+        }
+        if self.winograd(out_channels) {
+            return self.weight_gradient_winograd(images, grads, out_channels);
         }
         let (pixels, depth) = (self.pixels(), self.depth());
         let group = self.group(images.len() / self.image());
@@ -170,23 +180,51 @@ impl Geometry {
     }
 }
 
-/// `matrix` [rows, cols] transposed, a band of `TILE` columns per task.
+/// `matrix` [rows, cols] transposed.
 fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 32;
     let mut transposed = vec![0f32; rows * cols];
+    transpose_into(matrix, cols, rows, cols, &mut transposed);
     transposed
+}
+
+/// `matrix` [rows, cols], its rows `row_stride` apart, transposed into `transposed` [cols, rows],
+/// a band of `TILE` columns per task, in blocks of `TILE` x `TILE` held in an array: the
+/// compiler turns a block's fixed-size loops into vector shuffles.
+pub(super) fn transpose_into(
+    matrix: &[f32],
+    row_stride: usize,
+    rows: usize,
+    cols: usize,
+    transposed: &mut [f32],
+) {
+    const TILE: usize = 16;
+    transposed[..rows * cols]
         .par_chunks_mut(TILE * rows)
         .enumerate()
-        .for_each(|(band, block)| {
-            let col_start = band * TILE;
-            for row in 0..rows {
-                let line = &matrix[row * cols + col_start..][..block.len() / rows];
-                for (col, &value) in line.iter().enumerate() {
-                    block[col * rows + row] = value;
+        .for_each(|(band, out)| {
+            let (col_start, width) = (band * TILE, out.len() / rows);
+            for row_start in (0..rows).step_by(TILE) {
+                let height = TILE.min(rows - row_start);
+                if width == TILE && height == TILE {
+                    let block: [[f32; TILE]; TILE] = std::array::from_fn(|r| {
+                        let row = &matrix[(row_start + r) * row_stride + col_start..][..TILE];
+                        std::array::from_fn(|c| row[c])
+                    });
+                    for (c, line) in out.chunks_exact_mut(rows).enumerate() {
+                        for (r, value) in line[row_start..][..TILE].iter_mut().enumerate() {
+                            *value = block[r][c];
+                        }
+                    }
+                } else {
+                    for r in row_start..row_start + height {
+                        let line = &matrix[r * row_stride + col_start..][..width];
+                        for (c, &value) in line.iter().enumerate() {
+                            out[c * rows + r] = value;
+                        }
+                    }
                 }
             }
         });
-    transposed
 }
 
 /// The scratch a group needs for its rows side by side: none for one image.

@@ -70,7 +70,7 @@ fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
 /// transposed 4x4 and 3x3 with output padding, the PatchGAN's one-channel output), on a
 /// batch of three images of even and odd sides: small maps go through the products as one
 /// group, larger ones in groups of two and one, the largest image by image (their weight
-/// gradients transposed).
+/// gradients transposed); 3x3 stride-1 ones between wider maps by Winograd's transforms.
 #[test]
 fn equals_burns_convolutions_and_their_gradients() {
     let device = Device::flex().autodiff();
@@ -96,6 +96,13 @@ fn equals_burns_convolutions_and_their_gradients() {
         // 10x10 maps: groups of two images and one.
         (4, 2, 1, false, 0, 20, [3, 5]),
         (4, 2, 1, true, 0, 10, [3, 5]),
+        // 3x3 at stride 1 between 16 channels or more and to 32x32 pixels or more, by
+        // Winograd's transforms: unpadded (the ResNet's blocks pad by reflection first) or
+        // padded, odd and even sides, a transposed one.
+        (3, 1, 0, false, 0, 34, [24, 16]),
+        (3, 1, 1, false, 0, 33, [16, 24]),
+        (3, 1, 2, false, 0, 31, [16, 16]),
+        (3, 1, 1, true, 0, 33, [16, 20]),
         // 64x64 pixels: weight gradients computed transposed.
         (7, 1, 0, false, 0, 70, [3, 5]),
         (3, 2, 1, true, 1, 64, [3, 5]),
