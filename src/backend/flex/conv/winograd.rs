@@ -85,16 +85,7 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let filters = transform_weights(weights, out_channels, self.channels, true);
-        let adjoint = Plan {
-            channels: out_channels,
-            height: self.out_h,
-            width: self.out_w,
-            padding: 2 - self.padding,
-            out_channels: self.channels,
-            out_h: self.height,
-            out_w: self.width,
-        };
-        adjoint.convolve(grads, &filters)
+        self.plan(out_channels).adjoint().convolve(grads, &filters)
     }
 
     /// The weight gradient [out_channels, channels, 3, 3] of [`Self::convolve_winograd`].
@@ -134,6 +125,20 @@ struct Plan {
 }
 
 impl Plan {
+    /// The convolution from the outputs back to the inputs, with the flipped weights: padding
+    /// 2 - padding makes its outputs the inputs' size.
+    fn adjoint(self) -> Plan {
+        Plan {
+            channels: self.out_channels,
+            height: self.out_h,
+            width: self.out_w,
+            padding: 2 - self.padding,
+            out_channels: self.channels,
+            out_h: self.height,
+            out_w: self.width,
+        }
+    }
+
     fn tile_rows(&self) -> usize {
         self.out_h.div_ceil(2)
     }
@@ -157,27 +162,24 @@ impl Plan {
     /// The convolution of images[batch, image] with the transformed weights `filters`
     /// [ξ, out_channels, channels].
     fn convolve(&self, images: &[f32], filters: &[f32]) -> Vec<f32> {
-        let (tiles, out_image) = (self.tiles(), self.out_channels * self.out_plane());
+        let (n, out_image) = (self.tiles(), self.out_channels * self.out_plane());
         let (out_channels, depth) = (self.out_channels, self.channels);
         let batch = images.len() / self.image().max(1);
         let mut outputs = vec![0f32; batch * out_image];
-        with_scratch(XI * depth * tiles, |inputs| {
-            with_scratch(XI * out_channels * tiles, |products| {
-                for (images, outputs) in images
+        with_scratch(XI * depth * n, |inputs| {
+            with_scratch(XI * out_channels * n, |products| {
+                for (image, outputs) in images
                     .chunks(self.image())
                     .zip(outputs.chunks_mut(out_image))
                 {
-                    let n = images.len() / self.image() * tiles;
-                    let inputs = &mut inputs[..XI * depth * n];
-                    let products = &mut products[..XI * out_channels * n];
-                    self.transform_inputs(images, inputs, n);
+                    self.transform_inputs(image, inputs);
                     // products[ξ] [out, n] = filters[ξ] [out, in] x inputs[.., ξ, ..] [in, n]
                     for (xi, product) in products.chunks_mut(out_channels * n).enumerate() {
                         let filter = (&filters[xi * out_channels * depth..], 1, depth as isize);
                         let input = (&inputs[xi * n..], 1, (XI * n) as isize);
                         matmul(out_channels, n, depth, product, filter, input, false);
                     }
-                    self.transform_outputs(products, outputs, n);
+                    self.transform_outputs(products, outputs);
                 }
             })
         });
@@ -192,32 +194,27 @@ impl Plan {
     /// pair of layouts at its full rate, and the one with the tiles along the rows of both at
     /// half of it (BENCHMARKS.md).
     fn weight_gradient(&self, images: &[f32], grads: &[f32]) -> Vec<f32> {
-        let (tiles, out_image) = (self.tiles(), self.out_channels * self.out_plane());
+        let (n, out_image) = (self.tiles(), self.out_channels * self.out_plane());
         let (out_channels, channels) = (self.out_channels, self.channels);
-        let columns = tiles;
         let pairs = out_channels * channels;
         // sums[ξ, in, out]
         let mut sums = vec![0f32; XI * pairs];
         // Three buffers, not one: each stays under the size from which malloc maps (and the
         // kernel clears) fresh pages at every call (src/main.rs).
-        with_scratch(XI * channels * columns, |inputs| {
-            with_scratch(XI * out_channels * columns, |outputs| {
-                with_scratch(out_channels * columns, |tile_major| {
-                    for (first, (images, grads)) in images
+        with_scratch(XI * channels * n, |inputs| {
+            with_scratch(XI * out_channels * n, |outputs| {
+                with_scratch(out_channels * n, |outputs_t| {
+                    for (first, (image, grads)) in images
                         .chunks(self.image())
                         .zip(grads.chunks(out_image))
                         .enumerate()
                     {
-                        let n = images.len() / self.image() * tiles;
-                        let inputs = &mut inputs[..XI * channels * n];
-                        let outputs = &mut outputs[..XI * out_channels * n];
-                        self.transform_inputs(images, inputs, n);
-                        self.transform_grads(grads, outputs, n);
+                        self.transform_inputs(image, inputs);
+                        self.transform_grads(grads, outputs);
                         for (xi, sum) in sums.chunks_mut(pairs).enumerate() {
-                            let outputs_t = &mut tile_major[..n * out_channels];
                             transpose_into(&outputs[xi * n..], XI * n, out_channels, n, outputs_t);
                             let lhs = (&inputs[xi * n..], 1, (XI * n) as isize);
-                            let rhs = (&outputs_t[..], 1, out_channels as isize);
+                            let rhs = (&*outputs_t, 1, out_channels as isize);
                             matmul(channels, out_channels, n, sum, lhs, rhs, first > 0);
                         }
                     }
@@ -246,10 +243,10 @@ impl Plan {
         gradient
     }
 
-    /// inputs[channel, ξ, tile of the images] = (Bᵀ d B)[ξ] of each 4x4 input block d, one task
+    /// inputs[channel, ξ, tile] = (Bᵀ d B)[ξ] of each 4x4 input block d of one image, one task
     /// per channel. The blocks of neighbouring tiles overlap by two rows and columns.
-    fn transform_inputs(&self, images: &[f32], inputs: &mut [f32], n: usize) {
-        let (tiles, tile_cols, plane) = (self.tiles(), self.tile_cols(), self.height * self.width);
+    fn transform_inputs(&self, image: &[f32], inputs: &mut [f32]) {
+        let (n, tile_cols, plane) = (self.tiles(), self.tile_cols(), self.height * self.width);
         // A padded row: its even columns, then its odd ones, so that the blocks' column c,
         // along a row of tiles, is one contiguous slice.
         let half = tile_cols + 1;
@@ -260,21 +257,19 @@ impl Plan {
             .enumerate()
             .for_each(|(channel, blocks)| {
                 with_scratch(padded_rows * 2 * half, |padded| {
-                    for (index, image) in images.chunks(self.image()).enumerate() {
-                        self.pad(&image[channel * plane..][..plane], padded, half);
-                        for ty in 0..self.tile_rows() {
-                            let first = index * tiles + ty * tile_cols;
-                            // Row r, column c of the blocks along this row of tiles.
-                            let d = |r: usize, c: usize| {
-                                let row = &padded[(2 * ty + r) * 2 * half..];
-                                &row[c % 2 * half + c / 2..]
-                            };
-                            arch.dispatch(|| {
-                                for (line, table) in blocks.chunks_exact_mut(n).zip(&tables) {
-                                    combine(&mut line[first..][..tile_cols], table, d);
-                                }
-                            });
-                        }
+                    self.pad(&image[channel * plane..][..plane], padded, half);
+                    for ty in 0..self.tile_rows() {
+                        let first = ty * tile_cols;
+                        // Row r, column c of the blocks along this row of tiles.
+                        let d = |r: usize, c: usize| {
+                            let row = &padded[(2 * ty + r) * 2 * half..];
+                            &row[c % 2 * half + c / 2..]
+                        };
+                        arch.dispatch(|| {
+                            for (line, table) in blocks.chunks_exact_mut(n).zip(&tables) {
+                                combine(&mut line[first..][..tile_cols], table, d);
+                            }
+                        });
                     }
                 })
             });
@@ -297,21 +292,20 @@ impl Plan {
         }
     }
 
-    /// outputs[image, out_channel, out_h, out_w] = (Aᵀ m A) of each tile's 16
-    /// products m, one task per output plane.
-    fn transform_outputs(&self, products: &[f32], outputs: &mut [f32], n: usize) {
-        let (tiles, tile_cols, out_w) = (self.tiles(), self.tile_cols(), self.out_w);
+    /// outputs[out_channel, out_h, out_w] of one image = (Aᵀ m A) of each tile's 16 products m,
+    /// one task per output plane.
+    fn transform_outputs(&self, products: &[f32], outputs: &mut [f32]) {
+        let (n, tile_cols, out_w) = (self.tiles(), self.tile_cols(), self.out_w);
         let per_xi = self.out_channels * n;
         let (tables, arch) = (tables(OUTPUT), Arch::new());
         outputs
             .par_chunks_mut(self.out_plane())
             .enumerate()
-            .for_each(|(index, plane)| {
-                let (image, channel) = (index / self.out_channels, index % self.out_channels);
+            .for_each(|(channel, plane)| {
                 with_scratch(2 * tile_cols, |pair| {
                     let (even, odd) = pair.split_at_mut(tile_cols);
                     for (ty, lines) in plane.chunks_mut(2 * out_w).enumerate() {
-                        let first = channel * n + image * tiles + ty * tile_cols;
+                        let first = channel * n + ty * tile_cols;
                         // Products i, j of the tiles along this row of tiles.
                         let m = |i: usize, j: usize| &products[(4 * i + j) * per_xi + first..];
                         for (line, tables) in lines.chunks_mut(out_w).zip(tables.chunks_exact(2)) {
@@ -326,11 +320,11 @@ impl Plan {
             });
     }
 
-    /// transformed[out_channel, ξ, tile of the images] = (A g Aᵀ)[ξ] of each tile's 2x2 output
-    /// gradient g (zero beyond the output), one task per output channel.
-    fn transform_grads(&self, grads: &[f32], transformed: &mut [f32], n: usize) {
-        let (tiles, tile_cols, out_w) = (self.tiles(), self.tile_cols(), self.out_w);
-        let (out_plane, out_image) = (self.out_plane(), self.out_channels * self.out_plane());
+    /// transformed[out_channel, ξ, tile] = (A g Aᵀ)[ξ] of each tile's 2x2 output gradient g
+    /// (zero beyond the output) of one image, one task per output channel.
+    fn transform_grads(&self, grads: &[f32], transformed: &mut [f32]) {
+        let (n, tile_cols, out_w) = (self.tiles(), self.tile_cols(), self.out_w);
+        let out_plane = self.out_plane();
         let (tables, arch) = (tables(transpose(OUTPUT)), Arch::new());
         transformed
             .par_chunks_mut(XI * n)
@@ -338,25 +332,23 @@ impl Plan {
             .for_each(|(channel, blocks)| {
                 // The two lines of a row of tiles, each split into its even and odd columns.
                 with_scratch(4 * tile_cols, |split| {
-                    for (index, image) in grads.chunks(out_image).enumerate() {
-                        let plane = &image[channel * out_plane..][..out_plane];
-                        for (ty, lines) in plane.chunks(2 * out_w).enumerate() {
-                            split.fill(0.0);
-                            for (line, halves) in lines
-                                .chunks(out_w)
-                                .zip(split.chunks_exact_mut(2 * tile_cols))
-                            {
-                                let (even, odd) = halves.split_at_mut(tile_cols);
-                                deinterleave(line, even, odd);
-                            }
-                            let first = index * tiles + ty * tile_cols;
-                            let g = |a: usize, b: usize| &split[(2 * a + b) * tile_cols..];
-                            arch.dispatch(|| {
-                                for (line, table) in blocks.chunks_exact_mut(n).zip(&tables) {
-                                    combine(&mut line[first..][..tile_cols], table, g);
-                                }
-                            });
+                    let plane = &grads[channel * out_plane..][..out_plane];
+                    for (ty, lines) in plane.chunks(2 * out_w).enumerate() {
+                        split.fill(0.0);
+                        for (line, halves) in lines
+                            .chunks(out_w)
+                            .zip(split.chunks_exact_mut(2 * tile_cols))
+                        {
+                            let (even, odd) = halves.split_at_mut(tile_cols);
+                            deinterleave(line, even, odd);
                         }
+                        let first = ty * tile_cols;
+                        let g = |a: usize, b: usize| &split[(2 * a + b) * tile_cols..];
+                        arch.dispatch(|| {
+                            for (line, table) in blocks.chunks_exact_mut(n).zip(&tables) {
+                                combine(&mut line[first..][..tile_cols], table, g);
+                            }
+                        });
                     }
                 })
             });
