@@ -7,17 +7,11 @@
 //! The loops are plain slices; pulp's dispatch ([`Task`]) compiles them for the CPU's widest
 //! vectors (AVX-512, or AVX2 with FMA) and picks one at run time.
 
-use std::ops::Range;
-
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::bf16;
 use super::im2col::Geometry;
-
-/// The output columns of one kernel column that read inside the input, and the first input
-/// column they read ([`Geometry::columns`]).
-type Columns = (Range<usize>, usize);
 
 /// Values of a line summed together in vector registers: four AVX-512 registers.
 const SPAN: usize = 64;
@@ -35,10 +29,11 @@ impl Geometry {
         weights: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let (images, weights) = (self.operand(images), self.operand(weights));
-        let (columns, arch) = (self.columns(), Arch::new());
+        let images = self.padded(&self.operand(images), self.width);
+        let (weights, arch) = (self.operand(weights), Arch::new());
         let out_h = self.out_h;
-        let mut outputs = vec![0f32; images.len() / self.image() * out_channels * self.pixels()];
+        let batch = images.lines / self.channels.max(1) / self.height.max(1);
+        let mut outputs = vec![0f32; batch * out_channels * self.pixels()];
         outputs
             .par_chunks_mut(self.out_w.max(1))
             .enumerate()
@@ -46,11 +41,11 @@ impl Geometry {
                 let (b, o) = (index / out_h / out_channels, index / out_h % out_channels);
                 arch.dispatch(Task {
                     geometry: self,
-                    columns: &columns,
                     work: Work::Output {
                         line,
-                        image: &images[b * self.image()..][..self.image()],
+                        images: &images,
                         weights: &weights[o * self.depth()..][..self.depth()],
+                        b,
                         oh: index % out_h,
                     },
                 });
@@ -67,22 +62,22 @@ impl Geometry {
         weights: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let (grads, weights) = (self.operand(grads), self.operand(weights));
-        let (columns, arch) = (self.columns(), Arch::new());
-        let out_image = out_channels * self.pixels();
-        let mut images = vec![0f32; grads.len() / out_image.max(1) * self.image()];
+        let grads = self.padded(&self.operand(grads), self.out_w);
+        let (weights, arch) = (self.operand(weights), Arch::new());
+        let batch = grads.lines / out_channels.max(1) / self.out_h.max(1);
+        let mut images = vec![0f32; batch * self.image()];
         images
             .par_chunks_mut(self.plane().max(1))
             .enumerate()
             .for_each(|(index, plane)| {
-                let b = index / self.channels;
                 arch.dispatch(Task {
                     geometry: self,
-                    columns: &columns,
                     work: Work::Input {
                         plane,
-                        grads: &grads[b * out_image..][..out_image],
+                        grads: &grads,
                         weights: &weights,
+                        out_channels,
+                        b: index / self.channels,
                         c: index % self.channels,
                     },
                 });
@@ -98,8 +93,8 @@ impl Geometry {
         grads: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let (images, grads) = (self.operand(images), self.operand(grads));
-        let (columns, arch) = (self.columns(), Arch::new());
+        let images = self.padded(&self.operand(images), self.width);
+        let (grads, arch) = (self.operand(grads), Arch::new());
         let (channels, out_image) = (self.channels, out_channels * self.pixels());
         let mut product = vec![0f32; out_channels * self.depth()];
         product
@@ -108,7 +103,6 @@ impl Geometry {
             .for_each(|(index, taps)| {
                 arch.dispatch(Task {
                     geometry: self,
-                    columns: &columns,
                     work: Work::Weight {
                         taps,
                         images: &images,
@@ -122,31 +116,27 @@ impl Geometry {
         product
     }
 
-    /// Output line `oh` of one output channel: the sum over the input channels and the kernel
-    /// of the weight times the input line it reads, a span of the line at a time.
+    /// Output line `oh` of image `b`'s output channel with `weights`: the sum over the input
+    /// channels and the kernel of the weight times the input line it reads, a span at a time.
     #[inline(always)]
-    fn output_line(
-        &self,
-        columns: &[Columns],
-        line: &mut [f32],
-        image: &[f32],
-        weights: &[f32],
-        oh: usize,
-    ) {
+    fn output_line(&self, line: &mut [f32], images: &Padded, weights: &[f32], b: usize, oh: usize) {
         let k = self.kernel;
         for (start, span) in spans(line) {
             let mut sums = [0f32; SPAN];
-            for (c, plane) in image.chunks(self.plane()).enumerate() {
+            for c in 0..self.channels {
                 for kh in 0..k {
                     let Some(ih) = self.input_row(oh, kh) else {
                         continue;
                     };
-                    let input = &plane[ih * self.width..][..self.width];
+                    let l = (b * self.channels + c) * self.height + ih;
                     for kw in 0..k {
-                        let (cols, from) = columns[kw].clone();
-                        let shift = from as isize - cols.start as isize;
-                        let weight = weights[(c * k + kh) * k + kw];
-                        accumulate(&mut sums, start, input, &cols, shift, weight);
+                        // Output column x reads input column x + kw - padding.
+                        let from = start as isize + kw as isize - self.padding as isize;
+                        accumulate(
+                            &mut sums,
+                            images.span(l, from),
+                            weights[(c * k + kh) * k + kw],
+                        );
                     }
                 }
             }
@@ -154,39 +144,33 @@ impl Geometry {
         }
     }
 
-    /// Input channel `c`'s gradient: for each line, what each output line that read it sends
-    /// back, a span of the line at a time.
+    /// Input channel `c`'s gradient in image `b`: for each line, what each output line that
+    /// read it sends back, a span of the line at a time.
     #[inline(always)]
     fn input_plane(
         &self,
-        columns: &[Columns],
         plane: &mut [f32],
-        grads: &[f32],
+        grads: &Padded,
         weights: &[f32],
+        out_channels: usize,
+        b: usize,
         c: usize,
     ) {
         let k = self.kernel;
         for (ih, line) in plane.chunks_mut(self.width).enumerate() {
             for (start, span) in spans(line) {
                 let mut sums = [0f32; SPAN];
-                for (o, grad) in grads.chunks(self.pixels()).enumerate() {
+                for o in 0..out_channels {
                     let weights = &weights[o * self.depth() + c * k * k..][..k * k];
                     for kh in 0..k {
                         let Some(oh) = self.output_row(ih, kh) else {
                             continue;
                         };
-                        let grad = &grad[oh * self.out_w..][..self.out_w];
-                        for (kw, (cols, from)) in columns.iter().enumerate() {
-                            let shift = cols.start as isize - *from as isize;
-                            let reached = *from..from + cols.len();
-                            accumulate(
-                                &mut sums,
-                                start,
-                                grad,
-                                &reached,
-                                shift,
-                                weights[kh * k + kw],
-                            );
+                        let l = (b * out_channels + o) * self.out_h + oh;
+                        for kw in 0..k {
+                            // Input column x is read by output column x + padding - kw.
+                            let from = start as isize + self.padding as isize - kw as isize;
+                            accumulate(&mut sums, grads.span(l, from), weights[kh * k + kw]);
                         }
                     }
                 }
@@ -196,38 +180,38 @@ impl Geometry {
     }
 
     /// The k x k weight gradients from input channel `c` to output channel `o`, summed over the
-    /// batch: each a sum of products of output-gradient lines and the input lines they read.
+    /// batch: each a sum of products of output-gradient lines and the input lines they read,
+    /// kept in `SPAN` partial sums per tap until the end.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn weight_taps(
         &self,
-        columns: &[Columns],
         taps: &mut [f32],
-        images: &[f32],
+        images: &Padded,
         grads: &[f32],
         out_image: usize,
         o: usize,
         c: usize,
     ) {
         let k = self.kernel;
-        let batch = images
-            .chunks(self.image())
-            .zip(grads.chunks(out_image.max(1)));
-        for (image, grads) in batch {
-            let plane = &image[c * self.plane()..][..self.plane()];
+        let mut partial = vec![[0f32; SPAN]; k * k];
+        for (b, grads) in grads.chunks(out_image.max(1)).enumerate() {
             let grad = &grads[o * self.pixels()..][..self.pixels()];
             for (oh, grad) in grad.chunks(self.out_w.max(1)).enumerate() {
                 for kh in 0..k {
                     let Some(ih) = self.input_row(oh, kh) else {
                         continue;
                     };
-                    let input = &plane[ih * self.width..][..self.width];
+                    let l = (b * self.channels + c) * self.height + ih;
                     for kw in 0..k {
-                        let (cols, from) = columns[kw].clone();
-                        taps[kh * k + kw] += dot(&grad[cols], &input[from..]);
+                        let from = kw as isize - self.padding as isize;
+                        let input = images.line(l, from, grad.len());
+                        add_products(&mut partial[kh * k + kw], grad, input);
                     }
                 }
             }
+        }
+        for (tap, sums) in taps.iter_mut().zip(&mut partial) {
+            *tap = reduce(sums);
         }
     }
 
@@ -239,6 +223,12 @@ impl Geometry {
         } else {
             values.into()
         }
+    }
+
+    /// `planes`' lines of `width` values with zeros around them: enough that the kernel's
+    /// shifted reads, a span at a time, find zeros wherever the convolution reads padding.
+    fn padded(&self, planes: &[f32], width: usize) -> Padded {
+        Padded::new(planes, width, self.kernel + self.padding)
     }
 
     fn plane(&self) -> usize {
@@ -260,21 +250,6 @@ impl Geometry {
             .checked_sub(kh)
             .filter(|&oh| oh < self.out_h)
     }
-
-    /// For each kernel column, the output columns that read inside the input and the input
-    /// column the first of them reads; worked out once per call, not in the loops.
-    fn columns(&self) -> Vec<Columns> {
-        (0..self.kernel)
-            .map(|kw| {
-                let cols = self.inside(kw, self.width, self.out_w);
-                if cols.is_empty() {
-                    return (0..0, 0);
-                }
-                let from = cols.start + kw - self.padding;
-                (cols, from)
-            })
-            .collect()
-    }
 }
 
 /// One task of a direct kernel. Through pulp's dispatch, which runs it inside a function compiled
@@ -282,7 +257,6 @@ impl Geometry {
 /// too (a closure's body would be compiled apart, for the baseline CPU).
 struct Task<'a> {
     geometry: &'a Geometry,
-    columns: &'a [Columns],
     work: Work<'a>,
 }
 
@@ -291,19 +265,22 @@ struct Task<'a> {
 enum Work<'a> {
     Output {
         line: &'a mut [f32],
-        image: &'a [f32],
+        images: &'a Padded,
         weights: &'a [f32],
+        b: usize,
         oh: usize,
     },
     Input {
         plane: &'a mut [f32],
-        grads: &'a [f32],
+        grads: &'a Padded,
         weights: &'a [f32],
+        out_channels: usize,
+        b: usize,
         c: usize,
     },
     Weight {
         taps: &'a mut [f32],
-        images: &'a [f32],
+        images: &'a Padded,
         grads: &'a [f32],
         out_image: usize,
         o: usize,
@@ -316,24 +293,23 @@ impl WithSimd for Task<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _: S) {
-        let Task {
-            geometry: g,
-            columns,
-            work,
-        } = self;
-        match work {
+        let g = self.geometry;
+        match self.work {
             Work::Output {
                 line,
-                image,
+                images,
                 weights,
+                b,
                 oh,
-            } => g.output_line(columns, line, image, weights, oh),
+            } => g.output_line(line, images, weights, b, oh),
             Work::Input {
                 plane,
                 grads,
                 weights,
+                out_channels,
+                b,
                 c,
-            } => g.input_plane(columns, plane, grads, weights, c),
+            } => g.input_plane(plane, grads, weights, out_channels, b, c),
             Work::Weight {
                 taps,
                 images,
@@ -341,8 +317,50 @@ impl WithSimd for Task<'_> {
                 out_image,
                 o,
                 c,
-            } => g.weight_taps(columns, taps, images, grads, out_image, o, c),
+            } => g.weight_taps(taps, images, grads, out_image, o, c),
         }
+    }
+}
+
+/// Lines with `margin` zeros on both sides, and `SPAN` + `margin` more after the last: a span
+/// read from any column between -margin and the line's end stays inside the buffer, so the
+/// kernels' loops need no edge cases (lanes past a line's end read its neighbour, and are not
+/// kept).
+struct Padded {
+    values: Vec<f32>,
+    lines: usize,
+    stride: usize,
+    margin: usize,
+}
+
+impl Padded {
+    fn new(planes: &[f32], width: usize, margin: usize) -> Self {
+        let width = width.max(1);
+        let (lines, stride) = (planes.len() / width, width + 2 * margin);
+        let mut values = vec![0f32; lines * stride + SPAN + margin];
+        values[..lines * stride]
+            .par_chunks_mut(stride)
+            .zip(planes.par_chunks(width))
+            .for_each(|(padded, line)| padded[margin..][..width].copy_from_slice(line));
+        Self {
+            values,
+            lines,
+            stride,
+            margin,
+        }
+    }
+
+    /// `len` values of line `l` from column `from` (at least -margin).
+    #[inline(always)]
+    fn line(&self, l: usize, from: isize, len: usize) -> &[f32] {
+        let at = (l * self.stride) as isize + self.margin as isize + from;
+        &self.values[at as usize..][..len]
+    }
+
+    /// A span of line `l` from column `from` (at least -margin, before the line's end).
+    #[inline(always)]
+    fn span(&self, l: usize, from: isize) -> &[f32; SPAN] {
+        self.line(l, from, SPAN).try_into().unwrap()
     }
 }
 
@@ -354,54 +372,39 @@ fn spans(line: &mut [f32]) -> impl Iterator<Item = (usize, &mut [f32])> {
         .map(|(index, span)| (index * SPAN, span))
 }
 
-/// sums[i] += weight x src[start + i + shift] for the i whose start + i lies in `valid`: the
-/// sums stay in vector registers over a whole kernel, and only the edges of an image, where
-/// a span is partly padding, go through a copy.
+/// sums += weight x src, in vector registers.
 #[inline(always)]
-fn accumulate(
-    sums: &mut [f32; SPAN],
-    start: usize,
-    src: &[f32],
-    valid: &Range<usize>,
-    shift: isize,
-    weight: f32,
-) {
-    let at = |x: usize| (x as isize + shift) as usize;
-    if valid.start <= start && start + SPAN <= valid.end {
-        let src: &[f32; SPAN] = src[at(start)..][..SPAN].try_into().unwrap();
-        for (sum, &value) in sums.iter_mut().zip(src) {
-            *sum += weight * value;
-        }
-        return;
-    }
-    let mut edge = [0f32; SPAN];
-    let (first, end) = (valid.start.max(start), valid.end.min(start + SPAN));
-    if first < end {
-        edge[first - start..end - start].copy_from_slice(&src[at(first)..at(end)]);
-    }
-    for (sum, &value) in sums.iter_mut().zip(&edge) {
+fn accumulate(sums: &mut [f32; SPAN], src: &[f32; SPAN], weight: f32) {
+    for (sum, &value) in sums.iter_mut().zip(src) {
         *sum += weight * value;
     }
 }
 
-/// The dot product of `a` with the start of `b`, in `SPAN` partial sums that vectorise.
+/// sums[lane] += the products a[i] b[i] with i = lane modulo `SPAN`; the last partial span
+/// through zero-filled copies, so that it vectorises too.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn add_products(sums: &mut [f32; SPAN], a: &[f32], b: &[f32]) {
     let b = &b[..a.len()];
-    let mut sums = [0f32; SPAN];
     let (chunks, rest) = (a.chunks_exact(SPAN), b.chunks_exact(SPAN));
-    let tail: f32 = chunks
-        .remainder()
-        .iter()
-        .zip(rest.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let (a_tail, b_tail) = (chunks.remainder(), rest.remainder());
     for (x, y) in chunks.zip(rest) {
         for lane in 0..SPAN {
             sums[lane] += x[lane] * y[lane];
         }
     }
-    // Halving the partial sums keeps the reduction in vector adds.
+    if !a_tail.is_empty() {
+        let (mut x, mut y) = ([0f32; SPAN], [0f32; SPAN]);
+        x[..a_tail.len()].copy_from_slice(a_tail);
+        y[..b_tail.len()].copy_from_slice(b_tail);
+        for lane in 0..SPAN {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+}
+
+/// The sum of the partial sums; halving them keeps the reduction in vector adds.
+#[inline(always)]
+fn reduce(sums: &mut [f32; SPAN]) -> f32 {
     let mut width = SPAN / 2;
     while width > 0 {
         for lane in 0..width {
@@ -409,5 +412,5 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
         width /= 2;
     }
-    sums[0] + tail
+    sums[0]
 }

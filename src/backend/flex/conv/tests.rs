@@ -88,9 +88,11 @@ fn equals_burns_convolutions_and_their_gradients() {
         (4, 2, 1, true, 0, 5, [3, 5]),
         (3, 2, 1, true, 1, 5, [3, 5]),
         // Few output channels at stride 1, computed directly: the PatchGAN's last layer, the
-        // ResNet's output layer, a padding wider than the image, a transposed convolution.
+        // ResNet's output layer (and on lines longer than one span), a padding wider than the
+        // image, a transposed convolution.
         (4, 1, 1, false, 0, 24, [32, 1]),
         (7, 1, 3, false, 0, 16, [5, 3]),
+        (7, 1, 3, false, 0, 70, [4, 3]),
         (7, 1, 3, false, 0, 2, [4, 3]),
         (3, 1, 1, true, 0, 9, [2, 5]),
         // 10x10 maps: groups of two images and one.
