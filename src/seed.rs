@@ -1,6 +1,9 @@
 //! Seeds derived from the run's seed and a position (epoch, iteration, sample), so every random
 //! draw can be replayed after a resume without saving generator states.
 
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
 /// The random streams of a run: each draws its seeds from the run's seed, its tag and a position,
 /// so that no two streams share a seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,18 @@ impl Stream {
                 .fold(tagged, |state, &part| mix(state, part)),
         )
     }
+}
+
+/// 64 bits from the device's generator (the one `Device::seed` sets), 16 at a time so that they
+/// fit every backend's integer type.
+pub(crate) fn device_seed(device: &Device) -> u64 {
+    Tensor::<1, Int>::random([4], Distribution::Uniform(0.0, 65536.0), device)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("integers")
+        .into_iter()
+        .fold(0, |seed, part| (seed << 16) | part as u64)
 }
 
 /// SplitMix64 over the seed and the parts: well mixed, stable across versions and platforms.

@@ -1,11 +1,11 @@
 //! Where pix2pix's operations run. The networks (src/model/) and the optimiser call one entry
-//! point per operation here: `conv2d`, `conv_transpose2d`, `leaky_relu`, `batch_norm_train` and
-//! `adam_step`. Each decides, in this file only, between our kernels
+//! point per operation here: `conv2d`, `conv_transpose2d`, `leaky_relu`, `batch_norm_train`,
+//! `dropout` and `adam_step`. Each decides, in this file only, between our kernels
 //! (where a backend keeps its buffers in this process and ours are faster than Burn's) and
 //! Burn's own operations (every other backend, dtype or shape):
 //!
 //! - `flex/`: convolutions, training-mode BatchNorm and LeakyReLU for Flex, Burn's pure-Rust CPU
-//!   backend, as Burn backend extensions;
+//!   backend, as Burn backend extensions, and dropout's mask drawn in parallel;
 //! - `tch/`: Adam's fused loop in place on LibTorch's CPU buffers;
 //! - `adam`: that loop, shared by both, and its tensor-operation form for the other backends.
 //!
@@ -26,7 +26,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::module::BatchNormTrainOutput;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{DType, FloatDType};
+use burn::tensor::{DType, Distribution, FloatDType};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -273,6 +273,19 @@ pub(crate) fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
     }
 }
 
+/// x with each value kept with probability `keep` and scaled by 1 / `keep`, zero otherwise
+/// (dropout while training), the mask from the device's generator.
+pub(crate) fn dropout(x: Tensor<4>, keep: f64) -> Tensor<4> {
+    match Route::of(&x) {
+        #[cfg(feature = "flex")]
+        Route::Flex => flex::dropout::dropout(x, keep),
+        _ => {
+            let mask = x.random_like(Distribution::Bernoulli(keep));
+            (x * mask).div_scalar(keep)
+        }
+    }
+}
+
 /// Batch statistics of x [batch, channels, height, width] and the normalised output.
 pub(crate) fn batch_norm_train(
     x: Tensor<4>,
@@ -313,8 +326,6 @@ fn adam_step_on<const D: usize>(
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use burn::tensor::Distribution;
-
     use super::*;
 
     /// Burn's tensor operations (the route of the GPU backends) give the fused loop's result.

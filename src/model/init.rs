@@ -5,14 +5,14 @@ use burn::module::{Param, ParamId};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::{Distribution, TensorData};
+use burn::tensor::TensorData;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::seed::derive_seed;
+use crate::seed::{derive_seed, device_seed};
 
 /// `--init_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -129,18 +129,6 @@ fn sample_normal(len: usize, mean: f64, std: f64, seed: u64) -> Vec<f32> {
 
 /// Values per generator in [`sample_normal`].
 const NORMAL_CHUNK: usize = 1 << 16;
-
-/// 64 bits from the device's generator (the one `Device::seed` sets), 16 at a time so that they
-/// fit every backend's integer type.
-fn device_seed(device: &Device) -> u64 {
-    Tensor::<1, Int>::random([4], Distribution::Uniform(0.0, 65536.0), device)
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .expect("integers")
-        .into_iter()
-        .fold(0, |seed, part| (seed << 16) | part as u64)
-}
 
 /// A square convolution's geometry and bias, read as
 /// `ConvSpec::kernel(4).stride(2).padding(1)`: stride 1, no padding and a bias unless given.

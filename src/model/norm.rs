@@ -10,7 +10,6 @@
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use super::init::InitOptions;
@@ -166,8 +165,6 @@ impl Dropout {
         if !self.training.is_enabled() || self.prob == 0.0 {
             return x;
         }
-        let keep = 1.0 - self.prob;
-        let mask = x.random_like(Distribution::Bernoulli(keep));
-        (x * mask).div_scalar(keep)
+        crate::backend::dropout(x, 1.0 - self.prob)
     }
 }

@@ -1,10 +1,12 @@
 //! Kernels for Flex, Burn's pure-Rust CPU backend, as Burn backend extensions (each with its
-//! autodiff implementation): convolutions, training-mode BatchNorm and LeakyReLU. They take f32
+//! autodiff implementation): convolutions, training-mode BatchNorm and LeakyReLU; and dropout's
+//! mask, drawn in parallel. They take f32
 //! tensors; src/backend/mod.rs decides when they run. What they share is here: how their results
 //! become Flex tensors and how their inputs are read.
 
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
+pub(crate) mod dropout;
 pub(crate) mod leaky_relu;
 
 use burn::tensor::{Bytes, DType, Shape};

@@ -1,0 +1,67 @@
+//! Dropout's mask on the CPU, drawn on every core: Burn's own draws its values one at a time on
+//! one thread, a float per value (BENCHMARKS.md, the ResNet blocks' dropout).
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+use rayon::prelude::*;
+
+use crate::seed::{derive_seed, device_seed};
+
+/// Values per generator: the mask depends on the device's generator alone, not on the threads.
+const CHUNK: usize = 1 << 14;
+
+/// x with each value kept with probability `keep` and scaled by 1 / `keep`, zero otherwise.
+/// The mask comes from the device's generator (the one `Device::seed` sets), so that a seeded
+/// run draws the same masks.
+pub(crate) fn dropout(x: Tensor<4>, keep: f64) -> Tensor<4> {
+    let device = x.device();
+    let seed = device_seed(&device);
+    // A value is kept when a uniform 32-bit draw falls under keep x 2^32.
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    let scale = (1.0 / keep) as f32;
+    let mut mask = vec![0f32; x.shape().num_elements()];
+    mask.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(index, chunk)| {
+            let mut rng = SmallRng::seed_from_u64(derive_seed(seed, &[index as u64]));
+            for value in chunk {
+                if u64::from(rng.next_u32()) < threshold {
+                    *value = scale;
+                }
+            }
+        });
+    let mask = Tensor::<4>::from_data(TensorData::new(mask, x.shape()), &device);
+    x * mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kept values are scaled by 1 / keep, about `keep` of them are kept, the gradient is the
+    /// mask, and the device's seed alone decides the mask.
+    #[test]
+    fn keeps_a_seeded_share_and_scales_it() {
+        let device = Device::flex().autodiff();
+        let ones = || Tensor::<4>::ones([2, 3, 64, 64], &device).require_grad();
+        let masked = |seed: u64| {
+            device.seed(seed);
+            let x = ones();
+            let y = dropout(x.clone(), 0.5);
+            let grad = x.grad(&y.clone().sum().backward()).unwrap();
+            let values = y.into_data().to_vec::<f32>().unwrap();
+            (values, grad.into_data().to_vec::<f32>().unwrap())
+        };
+        let (values, grad) = masked(7);
+        assert!(values.iter().all(|&v| v == 0.0 || v == 2.0));
+        assert_eq!(values, grad, "the gradient of a sum is the mask");
+        let kept = values.iter().filter(|&&v| v > 0.0).count() as f64 / values.len() as f64;
+        assert!((kept - 0.5).abs() < 0.02, "kept {kept}");
+        assert_eq!(masked(7).0, values, "same seed, same mask");
+        assert_ne!(masked(8).0, values, "another seed, another mask");
+        let all = dropout(ones(), 1.0).into_data().to_vec::<f32>().unwrap();
+        assert!(all.iter().all(|&v| v == 1.0), "keep 1 keeps everything");
+    }
+}
