@@ -1,11 +1,12 @@
 //! Where pix2pix's operations run. The networks (src/model/) and the optimiser call one entry
 //! point per operation here: `conv2d`, `conv_transpose2d`, `leaky_relu`, `batch_norm_train`,
-//! `dropout` and `adam_step`. Each decides, in this file only, between our kernels
+//! `reflect_pad`, `dropout` and `adam_step`. Each decides, in this file only, between our kernels
 //! (where a backend keeps its buffers in this process and ours are faster than Burn's) and
 //! Burn's own operations (every other backend, dtype or shape):
 //!
-//! - `flex/`: convolutions, training-mode BatchNorm and LeakyReLU for Flex, Burn's pure-Rust CPU
-//!   backend, as Burn backend extensions, and dropout's mask drawn in parallel;
+//! - `flex/`: convolutions, training-mode BatchNorm, LeakyReLU and reflection padding for Flex,
+//!   Burn's pure-Rust CPU backend, as Burn backend extensions, and dropout's mask drawn in
+//!   parallel;
 //! - `tch/`: Adam's fused loop in place on LibTorch's CPU buffers;
 //! - `adam`: that loop, shared by both, and its tensor-operation form for the other backends.
 //!
@@ -25,7 +26,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::module::BatchNormTrainOutput;
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{DType, Distribution, FloatDType};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -270,6 +271,18 @@ pub(crate) fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
         #[cfg(feature = "flex")]
         Route::Flex => flex::leaky_relu::leaky_relu(x, slope),
         _ => burn::tensor::activation::leaky_relu(x, slope),
+    }
+}
+
+/// x [batch, channels, height, width] with `pad` reflected rows and columns on every side
+/// (PyTorch's `ReflectionPad2d`).
+pub(crate) fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
+    let [_, _, height, width] = x.dims();
+    match Route::of(&x) {
+        // Burn's own checks (and messages) for a padding as wide as the image.
+        #[cfg(feature = "flex")]
+        Route::Flex if pad < height && pad < width => flex::reflect_pad::reflect_pad(x, pad),
+        _ => x.pad((pad, pad, pad, pad), PadMode::Reflect),
     }
 }
 

@@ -5,7 +5,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::ops::PadMode;
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
@@ -66,10 +65,6 @@ fn normalize(norm: &Option<Norm>, x: Tensor<4>) -> Tensor<4> {
         Some(norm) => norm.forward(x),
         None => x,
     }
-}
-
-fn reflect(x: Tensor<4>, pad: usize) -> Tensor<4> {
-    x.pad((pad, pad, pad, pad), PadMode::Reflect)
 }
 
 impl ResnetConfig {
@@ -134,14 +129,14 @@ impl ResnetConfig {
 
 impl ResnetBlock {
     fn forward(&self, x: Tensor<4>, precision: Precision) -> Tensor<4> {
-        let mut h = backend::conv2d(&self.conv1, reflect(x.clone(), 1), precision);
+        let mut h = backend::conv2d(&self.conv1, backend::reflect_pad(x.clone(), 1), precision);
         h = relu(normalize(&self.norm1, h));
         if let Some(dropout) = &self.dropout {
             h = dropout.forward(h);
         }
         h = normalize(
             &self.norm2,
-            backend::conv2d(&self.conv2, reflect(h, 1), precision),
+            backend::conv2d(&self.conv2, backend::reflect_pad(h, 1), precision),
         );
         x + h
     }
@@ -152,7 +147,7 @@ impl Resnet {
         let (stem, precision) = (&self.stem, self.precision);
         let mut h = relu(normalize(
             &stem.norm,
-            backend::conv2d(&stem.conv, reflect(x, 3), precision),
+            backend::conv2d(&stem.conv, backend::reflect_pad(x, 3), precision),
         ));
         for stage in &self.downsampling {
             h = relu(normalize(
@@ -169,6 +164,10 @@ impl Resnet {
                 backend::conv_transpose2d(&stage.conv, h, precision),
             ));
         }
-        tanh(backend::conv2d(&self.head, reflect(h, 3), precision))
+        tanh(backend::conv2d(
+            &self.head,
+            backend::reflect_pad(h, 3),
+            precision,
+        ))
     }
 }

@@ -61,7 +61,10 @@ mod tests {
         assert!((kept - 0.5).abs() < 0.02, "kept {kept}");
         assert_eq!(masked(7).0, values, "same seed, same mask");
         assert_ne!(masked(8).0, values, "another seed, another mask");
-        let all = dropout(ones(), 1.0).into_data().try_to_vec::<f32>().unwrap();
+        let all = dropout(ones(), 1.0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert!(all.iter().all(|&v| v == 1.0), "keep 1 keeps everything");
     }
 }

@@ -1,5 +1,6 @@
 //! Kernels for Flex, Burn's pure-Rust CPU backend, as Burn backend extensions (each with its
-//! autodiff implementation): convolutions, training-mode BatchNorm and LeakyReLU; and dropout's
+//! autodiff implementation): convolutions, training-mode BatchNorm, LeakyReLU and reflection
+//! padding; and dropout's
 //! mask, drawn in parallel. They take f32
 //! tensors; src/backend/mod.rs decides when they run. What they share is here: how their results
 //! become Flex tensors and how their inputs are read.
@@ -8,6 +9,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod dropout;
 pub(crate) mod leaky_relu;
+pub(crate) mod reflect_pad;
 
 use burn::tensor::{Bytes, DType, Shape};
 use burn_flex::{FlexTensor, Layout};
