@@ -29,7 +29,7 @@ impl Geometry {
         weights: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let images = self.padded(&self.operand(images), self.width);
+        let images = self.padded(images, self.width);
         let (weights, arch) = (self.operand(weights), Arch::new());
         let out_h = self.out_h;
         let batch = images.lines / self.channels.max(1) / self.height.max(1);
@@ -62,7 +62,7 @@ impl Geometry {
         weights: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let grads = self.padded(&self.operand(grads), self.out_w);
+        let grads = self.padded(grads, self.out_w);
         let (weights, arch) = (self.operand(weights), Arch::new());
         let batch = grads.lines / out_channels.max(1) / self.out_h.max(1);
         let mut images = vec![0f32; batch * self.image()];
@@ -93,7 +93,7 @@ impl Geometry {
         grads: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let images = self.padded(&self.operand(images), self.width);
+        let images = self.padded(images, self.width);
         let (grads, arch) = (self.operand(grads), Arch::new());
         let (channels, out_image) = (self.channels, out_channels * self.pixels());
         let mut product = vec![0f32; out_channels * self.depth()];
@@ -218,17 +218,28 @@ impl Geometry {
     /// The operand as the products see it: rounded to bf16 where the convolution's products
     /// are bf16 dot products, so that the direct path computes what the column path would.
     fn operand<'a>(&self, values: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
-        if self.bf16 && crate::backend::bf16_dot_products() {
+        if self.rounds_operands() {
             values.par_iter().map(|&v| bf16::rounded(v)).collect()
         } else {
             values.into()
         }
     }
 
-    /// `planes`' lines of `width` values with zeros around them: enough that the kernel's
-    /// shifted reads, a span at a time, find zeros wherever the convolution reads padding.
+    /// Whether the convolution's products are bf16 dot products, whose operands are rounded.
+    fn rounds_operands(&self) -> bool {
+        self.bf16 && crate::backend::bf16_dot_products()
+    }
+
+    /// `planes`' lines of `width` values as operands ([`Self::operand`], in the same copy) with
+    /// zeros around them: enough that the kernel's shifted reads, a span at a time, find zeros
+    /// wherever the convolution reads padding.
     fn padded(&self, planes: &[f32], width: usize) -> Padded {
-        Padded::new(planes, width, self.kernel + self.padding)
+        let margin = self.kernel + self.padding;
+        if self.rounds_operands() {
+            Padded::new(planes, width, margin, bf16::rounded)
+        } else {
+            Padded::new(planes, width, margin, |v| v)
+        }
     }
 
     fn plane(&self) -> usize {
@@ -334,14 +345,19 @@ struct Padded {
 }
 
 impl Padded {
-    fn new(planes: &[f32], width: usize, margin: usize) -> Self {
+    /// `planes` in lines of `width` values, each value through `value`.
+    fn new(planes: &[f32], width: usize, margin: usize, value: impl Fn(f32) -> f32 + Sync) -> Self {
         let width = width.max(1);
         let (lines, stride) = (planes.len() / width, width + 2 * margin);
         let mut values = vec![0f32; lines * stride + SPAN + margin];
         values[..lines * stride]
             .par_chunks_mut(stride)
             .zip(planes.par_chunks(width))
-            .for_each(|(padded, line)| padded[margin..][..width].copy_from_slice(line));
+            .for_each(|(padded, line)| {
+                for (target, &v) in padded[margin..][..width].iter_mut().zip(line) {
+                    *target = value(v);
+                }
+            });
         Self {
             values,
             lines,
