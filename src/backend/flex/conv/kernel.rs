@@ -3,8 +3,8 @@
 //! columns; a transposed convolution is the adjoint, so its forward is the convolution's input
 //! gradient and so on.
 //!
-//! A convolution to a few channels at stride 1 skips the columns (`direct`), and so does a 3x3
-//! one at stride 1 between wider maps (`winograd`).
+//! A convolution to a few channels at stride 1 skips the columns (`direct`), and so do 3x3
+//! stride-1 and 4x4 stride-2 ones between wider maps (`winograd`).
 //!
 //! Images go through the GEMMs in groups: on small feature maps (the U-Net's inner layers) one
 //! image's product is a few columns wide and streams the whole weight for them, so the columns
@@ -54,9 +54,19 @@ impl Geometry {
         if self.direct(out_channels) {
             return self.convolve_direct(images, weights, out_channels);
         }
-        if self.winograd(out_channels) {
+        if self.winograd(out_channels, images.len() / self.image()) {
             return self.convolve_winograd(images, weights, out_channels);
         }
+        self.convolve_columns(images, weights, out_channels)
+    }
+
+    /// [`Self::convolve`] through the column matrix.
+    pub(super) fn convolve_columns(
+        &self,
+        images: &[f32],
+        weights: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
         let group = self.group(batch);
@@ -90,9 +100,19 @@ impl Geometry {
         if self.direct(out_channels) {
             return self.convolve_direct_adjoint(grads, weights, out_channels);
         }
-        if self.winograd(out_channels) {
+        if self.winograd(out_channels, grads.len() / (out_channels * self.pixels())) {
             return self.convolve_winograd_adjoint(grads, weights, out_channels);
         }
+        self.convolve_adjoint_columns(grads, weights, out_channels)
+    }
+
+    /// [`Self::convolve_adjoint`] through the column matrix.
+    pub(super) fn convolve_adjoint_columns(
+        &self,
+        grads: &[f32],
+        weights: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = grads.len() / (out_channels * pixels);
         let group = self.group(batch);
@@ -124,18 +144,28 @@ impl Geometry {
 
     /// The weight gradient [out_channels, depth]: the sum over the batch of
     /// grad[out_channels, pixels] x im2col(image)[depth, pixels]^T.
+    fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
+        if self.direct(out_channels) {
+            return self.weight_gradient_direct(images, grads, out_channels);
+        }
+        if self.winograd(out_channels, images.len() / self.image()) {
+            return self.weight_gradient_winograd(images, grads, out_channels);
+        }
+        self.weight_gradient_columns(images, grads, out_channels)
+    }
+
+    /// [`Self::weight_gradient`] through the column matrix.
     ///
     /// Over many pixels it is computed transposed, as columns x grad^T, and transposed at the
     /// end: gemm packs its left operand a row at a time from the pixel-major data, and the
     /// grad's few rows cost less to pack than the columns' many (BENCHMARKS.md, weight
     /// gradients).
-    fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
-        if self.direct(out_channels) {
-            return self.weight_gradient_direct(images, grads, out_channels);
-        }
-        if self.winograd(out_channels) {
-            return self.weight_gradient_winograd(images, grads, out_channels);
-        }
+    pub(super) fn weight_gradient_columns(
+        &self,
+        images: &[f32],
+        grads: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let group = self.group(images.len() / self.image());
         let transposed = group * pixels >= TRANSPOSED_GRADIENT_COLUMNS;

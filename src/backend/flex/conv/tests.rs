@@ -70,7 +70,7 @@ fn assert_close(ours: Tensor<4>, burns: Tensor<4>, what: &str) {
 /// transposed 4x4 and 3x3 with output padding, the PatchGAN's one-channel output), on a
 /// batch of three images of even and odd sides: small maps go through the products as one
 /// group, larger ones in groups of two and one, the largest image by image (their weight
-/// gradients transposed); 3x3 stride-1 ones between wider maps by Winograd's transforms.
+/// gradients transposed); 3x3 stride-1 and 4x4 ones between wider maps by Winograd's transforms.
 #[test]
 fn equals_burns_convolutions_and_their_gradients() {
     let device = Device::flex().autodiff();
@@ -105,6 +105,19 @@ fn equals_burns_convolutions_and_their_gradients() {
         (3, 1, 1, false, 0, 33, [16, 24]),
         (3, 1, 2, false, 0, 31, [16, 16]),
         (3, 1, 1, true, 0, 33, [16, 20]),
+        // 4x4 at stride 2 to 32x32 pixels or more, between 16 channels or more, by the same
+        // transforms after space-to-depth, in groups of two images and one: even and odd
+        // sides, transposed ones (one with output padding, to an odd side).
+        (4, 2, 1, false, 0, 64, [16, 16]),
+        (4, 2, 1, false, 0, 67, [17, 16]),
+        (4, 2, 1, true, 0, 32, [16, 16]),
+        (4, 2, 1, true, 1, 33, [20, 18]),
+        // 4x4 at stride 1 as four phases of those, from 4 x 31 x 31 pixels over the batch:
+        // phases of two sizes, an even side, the widest padding, a transposed one.
+        (4, 1, 1, false, 0, 37, [16, 16]),
+        (4, 1, 0, false, 0, 41, [16, 17]),
+        (4, 1, 3, false, 0, 35, [17, 16]),
+        (4, 1, 1, true, 0, 37, [16, 16]),
         // 64x64 pixels: weight gradients computed transposed.
         (7, 1, 0, false, 0, 70, [3, 5]),
         (3, 2, 1, true, 1, 64, [3, 5]),

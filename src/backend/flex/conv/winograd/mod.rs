@@ -1,0 +1,318 @@
+//! Convolutions in fewer multiplications by Winograd's minimal filtering (Lavin and Gray, "Fast
+//! Algorithms for Convolutional Neural Networks", CVPR 2016), with 4x4 transforms:
+//!
+//! - F(2x2, 3x3) for 3x3 stride-1 convolutions (the ResNet generators' blocks): each 2x2 block
+//!   of outputs (a tile) comes from the 4x4 block of inputs around it with 16 products instead of
+//!   36;
+//! - F(3x3, 2x2) for 4x4 stride-2 convolutions with padding 1 (every layer of the U-Net and the
+//!   PatchGAN's strided ones), and so their transposes: with the padded input rearranged
+//!   space-to-depth (each 2x2 block of pixels as four channels), such a convolution is a 2x2
+//!   stride-1 convolution over four times the channels, and each 3x3 tile of its outputs comes
+//!   from a 4x4 block with 16 products instead of 36.
+//!
+//! With the weights and the input blocks transformed, a convolution is 16 matrix products
+//! U_ξ[out, in] x V_ξ[in, tiles], one per position ξ of the 4x4 transform: 2.25 times fewer
+//! multiplications than the one product over the column matrix, and no column matrix. The input
+//! gradient is the same kind of convolution, of the output gradient with the weights flipped and
+//! transposed; the weight gradient the same 16 products against the transformed output gradient.
+//!
+//! The transforms' coefficients are 0, ±1 and ±1/2, so in f32 the results are as close to the
+//! exact ones as the column matrix's (the kernel tests compare both with Burn's convolution).
+//! `--precision bf16` keeps the columns: its products round the operands themselves to bf16.
+//!
+//! A 4x4 stride-1 convolution (the PatchGAN's fourth layer) is four of those stride-2 ones, one
+//! for each phase (row and column parity) of its outputs, on the input shifted by the phase.
+//!
+//! - here: the algorithms, when a convolution is computed so, and its plan;
+//! - `layout`: where a plan's planes sit in the tensors (space-to-depth, phases);
+//! - `plan`: the weights' transform and the products, image group by image group;
+//! - `transforms`: the transforms of input blocks, outputs and output gradients.
+
+mod layout;
+mod plan;
+mod transforms;
+
+use rayon::prelude::*;
+
+use super::im2col::{Geometry, with_scratch};
+use layout::{Layout, from_space_to_depth};
+use plan::{Part, Plan};
+
+/// Positions of the 4x4 transforms: the number of products.
+const XI: usize = 16;
+
+/// A matrix of up to 4x4 coefficients (the rest zeros).
+#[derive(Clone, Copy)]
+struct Matrix {
+    rows: usize,
+    cols: usize,
+    values: [[f32; 4]; 4],
+}
+
+impl Matrix {
+    fn transpose(self) -> Matrix {
+        Matrix {
+            rows: self.cols,
+            cols: self.rows,
+            values: std::array::from_fn(|r| std::array::from_fn(|c| self.values[c][r])),
+        }
+    }
+}
+
+/// Winograd's F(m x m, r x r): `tile` (m) outputs a side from blocks of 4 inputs with a `kernel`
+/// (r) taps a side, m + r - 1 = 4.
+#[derive(Clone, Copy)]
+struct Minimal {
+    tile: usize,
+    kernel: usize,
+    /// Bᵀ: an input block d to Bᵀ d B.
+    input: Matrix,
+    /// G: an r x r filter g to G g Gᵀ.
+    filter: Matrix,
+    /// Aᵀ: a tile's 16 products m to its m x m outputs Aᵀ m A.
+    output: Matrix,
+}
+
+/// F(2x2, 3x3), interpolating at 0, 1, -1 and infinity.
+const F2X3: Minimal = Minimal {
+    tile: 2,
+    kernel: 3,
+    input: Matrix {
+        rows: 4,
+        cols: 4,
+        values: [
+            [1.0, 0.0, -1.0, 0.0],
+            [0.0, 1.0, 1.0, 0.0],
+            [0.0, -1.0, 1.0, 0.0],
+            [0.0, 1.0, 0.0, -1.0],
+        ],
+    },
+    filter: Matrix {
+        rows: 4,
+        cols: 3,
+        values: [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5, 0.0],
+            [0.5, -0.5, 0.5, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ],
+    },
+    output: Matrix {
+        rows: 2,
+        cols: 4,
+        values: [
+            [1.0, 1.0, 1.0, 0.0],
+            [0.0, 1.0, -1.0, -1.0],
+            [0.0; 4],
+            [0.0; 4],
+        ],
+    },
+};
+
+/// F(3x3, 2x2), at the same points.
+const F3X2: Minimal = Minimal {
+    tile: 3,
+    kernel: 2,
+    input: Matrix {
+        rows: 4,
+        cols: 4,
+        values: [
+            [1.0, 0.0, -1.0, 0.0],
+            [0.0, 1.0, 1.0, 0.0],
+            [0.0, -1.0, 1.0, 0.0],
+            [0.0, -1.0, 0.0, 1.0],
+        ],
+    },
+    filter: Matrix {
+        rows: 4,
+        cols: 2,
+        values: [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.5, 0.5, 0.0, 0.0],
+            [0.5, -0.5, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+        ],
+    },
+    output: Matrix {
+        rows: 3,
+        cols: 4,
+        values: [
+            [1.0, 1.0, 1.0, 0.0],
+            [0.0, 1.0, -1.0, 0.0],
+            [0.0, 1.0, 1.0, 1.0],
+            [0.0; 4],
+        ],
+    },
+};
+
+/// Input and output channels, and output pixels, from which the transforms cost less than the
+/// multiplications they save: the weights' transform is per call, the savings per pixel
+/// (BENCHMARKS.md: slower on the 16x16 maps of the ResNet's blocks and of the U-Net's inner
+/// layers, faster from 32x32, the PatchGAN's 31x31 included; slower from the images' 3 or 6
+/// channels).
+const MIN_CHANNELS: usize = 16;
+const MIN_PIXELS: usize = 31 * 31;
+
+impl Geometry {
+    /// Whether the convolution to `out_channels` of `batch` images is computed here. The input
+    /// gradient of a stride-1 one is a convolution with padding kernel - 1 - padding, hence the
+    /// bound on the padding.
+    ///
+    /// A 4x4 stride-1 convolution's parts (its phases) each cost the transforms of a map of a
+    /// quarter of its pixels, so it needs `MIN_PIXELS` per part over the batch too: a batch of
+    /// four on the PatchGAN's 31x31 (BENCHMARKS.md).
+    pub(super) fn winograd(&self, out_channels: usize, batch: usize) -> bool {
+        let pixels = self.out_h * self.out_w;
+        let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
+        let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
+        !self.bf16
+            && (three || phases || self.strided())
+            && self.channels >= MIN_CHANNELS
+            && out_channels >= MIN_CHANNELS
+            && pixels >= MIN_PIXELS
+            && (!phases || batch * pixels >= 4 * MIN_PIXELS)
+    }
+
+    /// A 4x4 stride-2 convolution with padding 1: a 2x2 one after space-to-depth.
+    fn strided(&self) -> bool {
+        self.kernel == 4 && self.stride == 2 && self.padding == 1
+    }
+
+    /// outputs[batch, out_channels, out_h, out_w] of images[batch, channels, height, width].
+    pub(super) fn convolve_winograd(
+        &self,
+        images: &[f32],
+        weights: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
+        let plan = self.plan(out_channels);
+        with_scratch(XI * plan.pairs(), |filters| {
+            plan.transform_weights(weights, false, filters);
+            plan.convolve(images, filters)
+        })
+    }
+
+    /// The adjoint of [`Self::convolve_winograd`]: images from grads[batch, out_channels,
+    /// out_h, out_w], as the convolution of the grads with the weights flipped and transposed.
+    pub(super) fn convolve_winograd_adjoint(
+        &self,
+        grads: &[f32],
+        weights: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
+        if self.kernel == 4 && self.stride == 1 {
+            // Itself a 4x4 stride-1 convolution, whose parts' outputs are the phases of the
+            // images; the parts of the adjoint of this one would each reach every pixel.
+            let adjoint = Geometry {
+                channels: out_channels,
+                height: self.out_h,
+                width: self.out_w,
+                padding: 3 - self.padding,
+                out_h: self.height,
+                out_w: self.width,
+                ..*self
+            };
+            return with_scratch(weights.len(), |flipped| {
+                flip_and_transpose(weights, out_channels, self.channels, flipped);
+                adjoint.convolve_winograd(grads, flipped, self.channels)
+            });
+        }
+        let plan = self.plan(out_channels);
+        with_scratch(XI * plan.pairs(), |filters| {
+            plan.transform_weights(weights, true, filters);
+            plan.adjoint().convolve(grads, filters)
+        })
+    }
+
+    /// The weight gradient [out_channels, channels, k, k] of [`Self::convolve_winograd`].
+    pub(super) fn weight_gradient_winograd(
+        &self,
+        images: &[f32],
+        grads: &[f32],
+        out_channels: usize,
+    ) -> Vec<f32> {
+        let plan = self.plan(out_channels);
+        let taps = plan.weight_gradient(images, grads);
+        if self.kernel != 4 {
+            return taps;
+        }
+        let mut gradient = vec![0f32; taps.len()];
+        from_space_to_depth(&taps, &mut gradient);
+        gradient
+    }
+
+    /// The convolution as parts of Winograd's transforms: one for 3x3 stride-1 and 4x4
+    /// stride-2 convolutions (the latter after space-to-depth), four for a 4x4 stride-1 one,
+    /// one for each phase of its outputs (row and column parity), each a 4x4 stride-2
+    /// convolution of the input shifted by the phase.
+    fn plan(&self, out_channels: usize) -> Plan {
+        if self.kernel == 3 {
+            return Plan::new(vec![Part {
+                algorithm: F2X3,
+                channels: self.channels,
+                height: self.height,
+                width: self.width,
+                padding: self.padding,
+                out_channels,
+                out_h: self.out_h,
+                out_w: self.out_w,
+                inputs: Layout::Planes,
+                outputs: Layout::Planes,
+            }]);
+        }
+        let (height, width, padding) = (self.height, self.width, self.padding as isize);
+        let part = |(out_h, out_w): (usize, usize), (row, col): (usize, usize), outputs| Part {
+            algorithm: F3X2,
+            channels: 4 * self.channels,
+            height: out_h + 1,
+            width: out_w + 1,
+            padding: 0,
+            out_channels,
+            out_h,
+            out_w,
+            inputs: Layout::SpaceToDepth {
+                height,
+                width,
+                row: row as isize - padding,
+                col: col as isize - padding,
+            },
+            outputs,
+        };
+        if self.strided() {
+            return Plan::new(vec![part((self.out_h, self.out_w), (0, 0), Layout::Planes)]);
+        }
+        let (out_h, out_w) = (self.out_h, self.out_w);
+        let phases = (0..2).flat_map(|row| (0..2).map(move |col| (row, col)));
+        Plan::new(
+            phases
+                .filter(|&(row, col)| row < out_h && col < out_w)
+                .map(|(row, col)| {
+                    let outputs = Layout::Phase {
+                        height: out_h,
+                        width: out_w,
+                        row,
+                        col,
+                    };
+                    let sides = ((out_h - row).div_ceil(2), (out_w - col).div_ceil(2));
+                    part(sides, (row, col), outputs)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// `flipped` [channels, out_channels, 4, 4] = `weights` [out_channels, channels, 4, 4] with each
+/// filter turned by 180 degrees and the channels swapped: the adjoint convolution's weights.
+fn flip_and_transpose(weights: &[f32], out_channels: usize, channels: usize, flipped: &mut [f32]) {
+    flipped
+        .par_chunks_mut(out_channels * 16)
+        .enumerate()
+        .for_each(|(c, filters)| {
+            for (o, filter) in filters.chunks_exact_mut(16).enumerate() {
+                let source = &weights[(o * channels + c) * 16..][..16];
+                for (k, tap) in filter.iter_mut().enumerate() {
+                    *tap = source[15 - k];
+                }
+            }
+        });
+}

@@ -1,0 +1,251 @@
+//! The transforms of a part's input blocks, products and output gradients. Each entry of the
+//! blocks (or tiles) of one plane is first gathered into a plane of its own, tile after tile, so
+//! that a transform is one pass per position ξ over every tile of the plane, on slices pulp
+//! compiles for the CPU's vectors (a pass per row of tiles was mostly loop overhead and scalar
+//! ends on the U-Net's maps: BENCHMARKS.md).
+
+use rayon::prelude::*;
+
+pub(super) use pulp::Arch;
+
+use super::plan::{Part, Slot};
+use super::{Matrix, XI};
+use crate::backend::flex::conv::im2col::with_scratch;
+
+impl Part {
+    /// inputs[channel, ξ, slot] = (Bᵀ d B)[ξ] of each 4x4 input block d of one image, one task
+    /// per channel. The blocks of neighbouring tiles overlap by 4 - tile rows and columns.
+    pub(super) fn transform_inputs(&self, image: &[f32], inputs: &mut [f32], slot: Slot) {
+        let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
+        // One (row phase, block column) of the gathered blocks: one row of tiles more than the
+        // tiles have, as the blocks of the last row reach into it.
+        let band = (self.tile_rows() + 1) * tile_cols;
+        let (height, width) = self.inputs.tensor_plane(self.height, self.width);
+        let padding = self.padding as isize;
+        let (tables, arch) = (tables(self.algorithm.input), Arch::new());
+        inputs[..self.channels * XI * slot.stride]
+            .par_chunks_mut(XI * slot.stride)
+            .enumerate()
+            .for_each(|(channel, blocks)| {
+                let at = self.inputs.place(channel);
+                let plane = &image[at.plane * height * width..][..height * width];
+                let step = at.step as isize;
+                with_scratch(tile * 4 * band, |gathered| {
+                    // gathered[y mod tile, c, y div tile, t] = padded row y, column tile t + c:
+                    // plan pixel (y - padding, tile t + c - padding), zero outside the plane.
+                    gathered.fill(0.0);
+                    // Only the plan's own pixels: the tensor may reach beyond them (a
+                    // space-to-depth's last column), and the tiles beyond the plan.
+                    let rows = (self.height + self.padding).min(tile * (self.tile_rows() + 1));
+                    for y in 0..rows {
+                        let row = at.row + step * (y as isize - padding);
+                        if row < 0 || row >= height as isize {
+                            continue;
+                        }
+                        let line = &plane[row as usize * width..][..width];
+                        for c in 0..4 {
+                            let first = at.col + step * (c as isize - padding);
+                            let to = (y % tile * 4 + c) * band + y / tile * tile_cols;
+                            let inside = (self.width + self.padding).saturating_sub(c).div_ceil(tile);
+                            let values = &mut gathered[to..][..tile_cols.min(inside)];
+                            gather(line, first, step * tile as isize, values);
+                        }
+                    }
+                    // Entry (r, c) of the blocks of every tile.
+                    let d = |r: usize, c: usize| {
+                        &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
+                    };
+                    arch.dispatch(|| {
+                        for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
+                            combine(&mut line[slot.offset..][..tiles], table, d);
+                        }
+                    });
+                })
+            });
+    }
+
+    /// outputs of one image, in its tensor = (Aᵀ m A) of each tile's 16 products m, one task
+    /// per plane of the tensor.
+    pub(super) fn transform_outputs(&self, products: &[f32], slot: Slot, outputs: &mut [f32]) {
+        let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
+        let per_xi = self.out_channels * slot.stride;
+        let per_plane = self.outputs.planes_per_plane();
+        let (height, width) = self.outputs.tensor_plane(self.out_h, self.out_w);
+        let (tables, arch) = (tables(self.algorithm.output), Arch::new());
+        outputs[..self.out_image()]
+            .par_chunks_mut(height * width)
+            .enumerate()
+            .for_each(|(plane, target)| {
+                // tiled[i, j, tile] = output (i, j) of each tile.
+                with_scratch(tile * tile * tiles, |tiled| {
+                    for channel in plane * per_plane..(plane + 1) * per_plane {
+                        let first = channel * slot.stride + slot.offset;
+                        let m = |i: usize, j: usize| &products[(4 * i + j) * per_xi + first..];
+                        arch.dispatch(|| {
+                            for (values, table) in tiled.chunks_exact_mut(tiles).zip(&tables) {
+                                combine(values, table, m);
+                            }
+                        });
+                        let at = self.outputs.place(channel);
+                        for y in 0..self.out_h {
+                            let row = at.row + (at.step * y) as isize;
+                            if row < 0 || row >= height as isize {
+                                continue;
+                            }
+                            let (i, from) = (y % tile, y / tile * tile_cols);
+                            let phase = |j: usize| &tiled[(i * tile + j) * tiles + from..][..tile_cols];
+                            let line = &mut target[row as usize * width..][..width];
+                            scatter(phase, tile, self.out_w, at.col, at.step, line);
+                        }
+                    }
+                })
+            });
+    }
+
+    /// transformed[out_channel, ξ, slot] = (A g Aᵀ)[ξ] of each tile's output gradient g (zero
+    /// beyond the output) of one image, one task per output channel.
+    pub(super) fn transform_grads(&self, grads: &[f32], transformed: &mut [f32], slot: Slot) {
+        let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
+        let (height, width) = self.outputs.tensor_plane(self.out_h, self.out_w);
+        let (tables, arch) = (tables(self.algorithm.output.transpose()), Arch::new());
+        transformed[..self.out_channels * XI * slot.stride]
+            .par_chunks_mut(XI * slot.stride)
+            .enumerate()
+            .for_each(|(channel, blocks)| {
+                let at = self.outputs.place(channel);
+                let plane = &grads[at.plane * height * width..][..height * width];
+                let step = at.step as isize;
+                // tiled[a, b, tile] = gradient (a, b) of each tile.
+                with_scratch(tile * tile * tiles, |tiled| {
+                    tiled.fill(0.0);
+                    for y in 0..self.out_h {
+                        let row = at.row + step * y as isize;
+                        if row < 0 || row >= height as isize {
+                            continue;
+                        }
+                        let line = &plane[row as usize * width..][..width];
+                        let (a, to) = (y % tile, y / tile * tile_cols);
+                        for b in 0..tile.min(self.out_w) {
+                            let values = &mut tiled[(a * tile + b) * tiles + to..][..tile_cols];
+                            let first = at.col + step * b as isize;
+                            // Only the part's own columns: its last tile may reach beyond them.
+                            let inside = (self.out_w - b).div_ceil(tile);
+                            gather(line, first, step * tile as isize, &mut values[..inside]);
+                        }
+                    }
+                    let g = |a: usize, b: usize| &tiled[(a * tile + b) * tiles..];
+                    arch.dispatch(|| {
+                        for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
+                            combine(&mut line[slot.offset..][..tiles], table, g);
+                        }
+                    });
+                })
+            });
+    }
+}
+
+/// values[t] = line[first + stride x t] where that is inside the line (the rest untouched).
+fn gather(line: &[f32], first: isize, stride: isize, values: &mut [f32]) {
+    let skip = if first < 0 { (-first + stride - 1) / stride } else { 0 };
+    let start = first + skip * stride;
+    if start >= line.len() as isize || skip as usize >= values.len() {
+        return;
+    }
+    let sources = line[start as usize..].iter().step_by(stride as usize);
+    for (value, &x) in values[skip as usize..].iter_mut().zip(sources) {
+        *value = x;
+    }
+}
+
+/// Writes one output row of a plan plane into its line of the tensor plane: `phase(p)` holds
+/// plan columns tile x t + p, which land at column `col` + `step` x (tile x t + p) where that is
+/// inside the line.
+fn scatter<'a>(
+    phase: impl Fn(usize) -> &'a [f32],
+    tile: usize,
+    out_w: usize,
+    col: isize,
+    step: usize,
+    line: &mut [f32],
+) {
+    let (width, step, stride) = (line.len() as isize, step as isize, (step * tile) as isize);
+    for p in 0..tile.min(out_w) {
+        let values = phase(p);
+        let first = col + step * p as isize;
+        let skip = if first < 0 { (-first + stride - 1) / stride } else { 0 };
+        // Plan columns tile x t + p inside the output.
+        let inside = (out_w - p).div_ceil(tile).min(values.len());
+        let start = first + skip * stride;
+        if start >= width || skip as usize >= inside {
+            continue;
+        }
+        let targets = line[start as usize..].iter_mut().step_by(stride as usize);
+        for (target, &value) in targets.zip(&values[skip as usize..inside]) {
+            *target = value;
+        }
+    }
+}
+
+/// The nonzero terms of each value (i, j) of F x Fᵀ, row by row: (r, c, F[i][r] F[j][c]).
+pub(super) fn tables(f: Matrix) -> Vec<Vec<(usize, usize, f32)>> {
+    let mut tables = Vec::with_capacity(f.rows * f.rows);
+    for i in 0..f.rows {
+        for j in 0..f.rows {
+            let mut terms = Vec::new();
+            for r in 0..f.cols {
+                for c in 0..f.cols {
+                    let (fr, fc) = (f.values[i][r], f.values[j][c]);
+                    if fr != 0.0 && fc != 0.0 {
+                        terms.push((r, c, fr * fc));
+                    }
+                }
+            }
+            tables.push(terms);
+        }
+    }
+    tables
+}
+
+/// out[t] = the sum over the terms (r, c, weight) of weight x x(r, c)[t], where x(r, c) is a
+/// slice at least as long as out: in one pass for the counts the transforms have.
+#[inline(always)]
+pub(super) fn combine<'a>(
+    out: &mut [f32],
+    terms: &[(usize, usize, f32)],
+    x: impl Fn(usize, usize) -> &'a [f32],
+) {
+    match terms.len() {
+        1 => combine_n::<1>(out, terms, x),
+        2 => combine_n::<2>(out, terms, x),
+        3 => combine_n::<3>(out, terms, x),
+        4 => combine_n::<4>(out, terms, x),
+        6 => combine_n::<6>(out, terms, x),
+        9 => combine_n::<9>(out, terms, x),
+        _ => {
+            out.fill(0.0);
+            for &(r, c, weight) in terms {
+                for (value, x) in out.iter_mut().zip(x(r, c)) {
+                    *value += weight * x;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn combine_n<'a, const N: usize>(
+    out: &mut [f32],
+    terms: &[(usize, usize, f32)],
+    x: impl Fn(usize, usize) -> &'a [f32],
+) {
+    let len = out.len();
+    let slices: [&[f32]; N] = std::array::from_fn(|k| &x(terms[k].0, terms[k].1)[..len]);
+    let weights: [f32; N] = std::array::from_fn(|k| terms[k].2);
+    for (t, value) in out.iter_mut().enumerate() {
+        let mut sum = weights[0] * slices[0][t];
+        for k in 1..N {
+            sum += weights[k] * slices[k][t];
+        }
+        *value = sum;
+    }
+}
