@@ -225,11 +225,6 @@ impl Geometry {
         }
     }
 
-    /// Whether the convolution's products are bf16 dot products, whose operands are rounded.
-    fn rounds_operands(&self) -> bool {
-        self.bf16 && crate::backend::bf16_dot_products()
-    }
-
     /// `planes`' lines of `width` values as operands ([`Self::operand`], in the same copy) with
     /// zeros around them: enough that the kernel's shifted reads, a span at a time, find zeros
     /// wherever the convolution reads padding.

@@ -37,7 +37,7 @@ impl Geometry {
         rhs: View,
         accumulate: bool,
     ) {
-        if self.bf16 && bf16::suits(m, n, k) && crate::backend::bf16_dot_products() {
+        if self.rounds_operands() && bf16::suits(m, n, k) {
             bf16::matmul(m, n, k, dst, lhs, rhs, accumulate);
         } else {
             matmul(m, n, k, dst, lhs, rhs, accumulate);

@@ -98,22 +98,24 @@ fn equals_burns_convolutions_and_their_gradients() {
         // 10x10 maps: groups of two images and one.
         (4, 2, 1, false, 0, 20, [3, 5]),
         (4, 2, 1, true, 0, 10, [3, 5]),
-        // 3x3 at stride 1 between 16 channels or more and to 32x32 pixels or more, by
-        // Winograd's transforms: unpadded (the ResNet's blocks pad by reflection first) or
-        // padded, odd and even sides, a transposed one.
+        // 3x3 at stride 1 between 16 channels or more, on maps that the three images make
+        // large enough, by Winograd's transforms: unpadded (the ResNet's blocks pad by
+        // reflection first) or padded, odd and even sides, in groups of two images and one, a
+        // transposed one.
         (3, 1, 0, false, 0, 34, [24, 16]),
+        (3, 1, 1, false, 0, 20, [16, 16]),
         (3, 1, 1, false, 0, 33, [16, 24]),
         (3, 1, 2, false, 0, 31, [16, 16]),
         (3, 1, 1, true, 0, 33, [16, 20]),
-        // 4x4 at stride 2 to 32x32 pixels or more, between 16 channels or more, by the same
-        // transforms after space-to-depth, in groups of two images and one: even and odd
-        // sides, transposed ones (one with output padding, to an odd side).
+        // 4x4 at stride 2 by the same transforms after space-to-depth, in groups of two images
+        // and one: even and odd sides, transposed ones (one with output padding, to an odd
+        // side).
         (4, 2, 1, false, 0, 64, [16, 16]),
         (4, 2, 1, false, 0, 67, [17, 16]),
         (4, 2, 1, true, 0, 32, [16, 16]),
         (4, 2, 1, true, 1, 33, [20, 18]),
-        // 4x4 at stride 1 as four phases of those, from 4 x 31 x 31 pixels over the batch:
-        // phases of two sizes, an even side, the widest padding, a transposed one.
+        // 4x4 at stride 1 as four phases of those (maps four times as large): phases of two
+        // sizes, an even side, the widest padding, a transposed one.
         (4, 1, 1, false, 0, 37, [16, 16]),
         (4, 1, 0, false, 0, 41, [16, 17]),
         (4, 1, 3, false, 0, 35, [17, 16]),

@@ -18,7 +18,8 @@
 //!
 //! The transforms' coefficients are 0, ±1 and ±1/2, so in f32 the results are as close to the
 //! exact ones as the column matrix's (the kernel tests compare both with Burn's convolution).
-//! `--precision bf16` keeps the columns: its products round the operands themselves to bf16.
+//! `--precision bf16` keeps the columns where the CPU has bf16 dot products: its products round
+//! the operands themselves to bf16.
 //!
 //! A 4x4 stride-1 convolution (the PatchGAN's fourth layer) is four of those stride-2 ones, one
 //! for each phase (row and column parity) of its outputs, on the input shifted by the phase.
@@ -145,32 +146,30 @@ const F3X2: Minimal = Minimal {
     },
 };
 
-/// Input and output channels, and output pixels, from which the transforms cost less than the
-/// multiplications they save: the weights' transform is per call, the savings per pixel
-/// (BENCHMARKS.md: slower on the 16x16 maps of the ResNet's blocks and of the U-Net's inner
-/// layers, faster from 32x32, the PatchGAN's 31x31 included; slower from the images' 3 or 6
-/// channels).
+/// Channels in and out, and output pixels of each part (per image, and over the batch), from
+/// which the transforms cost less than the multiplications they save: the weights' transform
+/// is per call, the savings per pixel (BENCHMARKS.md: slower from the images' 3 or 6 channels,
+/// on 8x8 maps at any batch, and on 16x16 ones alone; faster from 32x32, or 16x16 in a batch of
+/// four).
 const MIN_CHANNELS: usize = 16;
-const MIN_PIXELS: usize = 31 * 31;
+const MIN_PIXELS: usize = 15 * 15;
+const MIN_BATCH_PIXELS: usize = 31 * 31;
 
 impl Geometry {
     /// Whether the convolution to `out_channels` of `batch` images is computed here. The input
     /// gradient of a stride-1 one is a convolution with padding kernel - 1 - padding, hence the
-    /// bound on the padding.
-    ///
-    /// A 4x4 stride-1 convolution's parts (its phases) each cost the transforms of a map of a
-    /// quarter of its pixels, so it needs `MIN_PIXELS` per part over the batch too: a batch of
-    /// four on the PatchGAN's 31x31 (BENCHMARKS.md).
+    /// bound on the padding. A 4x4 stride-1 convolution is four parts (the phases of its
+    /// outputs), each with a quarter of its pixels.
     pub(super) fn winograd(&self, out_channels: usize, batch: usize) -> bool {
-        let pixels = self.out_h * self.out_w;
         let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
         let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
-        !self.bf16
+        let pixels = self.out_h * self.out_w / if phases { 4 } else { 1 };
+        !self.rounds_operands()
             && (three || phases || self.strided())
             && self.channels >= MIN_CHANNELS
             && out_channels >= MIN_CHANNELS
             && pixels >= MIN_PIXELS
-            && (!phases || batch * pixels >= 4 * MIN_PIXELS)
+            && batch * pixels >= MIN_BATCH_PIXELS
     }
 
     /// A 4x4 stride-2 convolution with padding 1: a 2x2 one after space-to-depth.

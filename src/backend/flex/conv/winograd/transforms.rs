@@ -14,52 +14,58 @@ use crate::backend::flex::conv::im2col::with_scratch;
 
 impl Part {
     /// inputs[channel, ξ, slot] = (Bᵀ d B)[ξ] of each 4x4 input block d of one image, one task
-    /// per channel. The blocks of neighbouring tiles overlap by 4 - tile rows and columns.
+    /// per plane of the tensor (its four space-to-depth planes read it together). The blocks of
+    /// neighbouring tiles overlap by 4 - tile rows and columns.
     pub(super) fn transform_inputs(&self, image: &[f32], inputs: &mut [f32], slot: Slot) {
         let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
         // One (row phase, block column) of the gathered blocks: one row of tiles more than the
         // tiles have, as the blocks of the last row reach into it.
         let band = (self.tile_rows() + 1) * tile_cols;
         let (height, width) = self.inputs.tensor_plane(self.height, self.width);
+        let per_plane = self.inputs.planes_per_plane();
         let padding = self.padding as isize;
+        // Only the plan's own pixels, zero beyond: a space-to-depth's tensor reaches beyond its
+        // last column.
+        let rows = (self.height + self.padding).min(tile * (self.tile_rows() + 1));
         let (tables, arch) = (tables(self.algorithm.input), Arch::new());
         inputs[..self.channels * XI * slot.stride]
-            .par_chunks_mut(XI * slot.stride)
+            .par_chunks_mut(per_plane * XI * slot.stride)
             .enumerate()
-            .for_each(|(channel, blocks)| {
-                let at = self.inputs.place(channel);
-                let plane = &image[at.plane * height * width..][..height * width];
-                let step = at.step as isize;
+            .for_each(|(index, planes)| {
+                let plane = &image[index * height * width..][..height * width];
                 with_scratch(tile * 4 * band, |gathered| {
-                    // gathered[y mod tile, c, y div tile, t] = padded row y, column tile t + c:
-                    // plan pixel (y - padding, tile t + c - padding), zero outside the plane.
-                    gathered.fill(0.0);
-                    // Only the plan's own pixels: the tensor may reach beyond them (a
-                    // space-to-depth's last column), and the tiles beyond the plan.
-                    let rows = (self.height + self.padding).min(tile * (self.tile_rows() + 1));
-                    for y in 0..rows {
-                        let row = at.row + step * (y as isize - padding);
-                        if row < 0 || row >= height as isize {
-                            continue;
+                    for (sub, blocks) in planes.chunks_exact_mut(XI * slot.stride).enumerate() {
+                        let at = self.inputs.place(index * per_plane + sub);
+                        let step = at.step as isize;
+                        // gathered[y mod tile, c, y div tile, t] = padded row y, column
+                        // tile t + c: plan pixel (y - padding, tile t + c - padding).
+                        gathered.fill(0.0);
+                        for y in 0..rows {
+                            let row = at.row + step * (y as isize - padding);
+                            if row < 0 || row >= height as isize {
+                                continue;
+                            }
+                            let line = &plane[row as usize * width..][..width];
+                            for c in 0..4 {
+                                let first = at.col + step * (c as isize - padding);
+                                let to = (y % tile * 4 + c) * band + y / tile * tile_cols;
+                                let inside =
+                                    (self.width + self.padding).saturating_sub(c).div_ceil(tile);
+                                let values = &mut gathered[to..][..tile_cols.min(inside)];
+                                gather(line, first, step * tile as isize, values);
+                            }
                         }
-                        let line = &plane[row as usize * width..][..width];
-                        for c in 0..4 {
-                            let first = at.col + step * (c as isize - padding);
-                            let to = (y % tile * 4 + c) * band + y / tile * tile_cols;
-                            let inside = (self.width + self.padding).saturating_sub(c).div_ceil(tile);
-                            let values = &mut gathered[to..][..tile_cols.min(inside)];
-                            gather(line, first, step * tile as isize, values);
-                        }
+                        // Entry (r, c) of the blocks of every tile.
+                        let d = |r: usize, c: usize| {
+                            &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
+                        };
+                        arch.dispatch(|| {
+                            for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables)
+                            {
+                                combine(&mut line[slot.offset..][..tiles], table, d);
+                            }
+                        });
                     }
-                    // Entry (r, c) of the blocks of every tile.
-                    let d = |r: usize, c: usize| {
-                        &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
-                    };
-                    arch.dispatch(|| {
-                        for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
-                            combine(&mut line[slot.offset..][..tiles], table, d);
-                        }
-                    });
                 })
             });
     }
