@@ -4,7 +4,7 @@
 //! gradient and so on.
 //!
 //! A convolution to a few channels at stride 1 skips the columns (`direct`), and so do 3x3
-//! stride-1 and 4x4 stride-2 ones between wider maps (`winograd`).
+//! stride-1 and 4x4 ones between wider maps (`winograd`).
 //!
 //! Images go through the GEMMs in groups: on small feature maps (the U-Net's inner layers) one
 //! image's product is a few columns wide and streams the whole weight for them, so the columns
@@ -61,7 +61,7 @@ impl Geometry {
     }
 
     /// [`Self::convolve`] through the column matrix.
-    pub(super) fn convolve_columns(
+    fn convolve_columns(
         &self,
         images: &[f32],
         weights: &[f32],
@@ -107,7 +107,7 @@ impl Geometry {
     }
 
     /// [`Self::convolve_adjoint`] through the column matrix.
-    pub(super) fn convolve_adjoint_columns(
+    fn convolve_adjoint_columns(
         &self,
         grads: &[f32],
         weights: &[f32],
@@ -160,7 +160,7 @@ impl Geometry {
     /// end: gemm packs its left operand a row at a time from the pixel-major data, and the
     /// grad's few rows cost less to pack than the columns' many (BENCHMARKS.md, weight
     /// gradients).
-    pub(super) fn weight_gradient_columns(
+    fn weight_gradient_columns(
         &self,
         images: &[f32],
         grads: &[f32],

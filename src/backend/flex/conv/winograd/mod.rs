@@ -8,7 +8,9 @@
 //!   PatchGAN's strided ones), and so their transposes: with the padded input rearranged
 //!   space-to-depth (each 2x2 block of pixels as four channels), such a convolution is a 2x2
 //!   stride-1 convolution over four times the channels, and each 3x3 tile of its outputs comes
-//!   from a 4x4 block with 16 products instead of 36.
+//!   from a 4x4 block with 16 products instead of 36. A 4x4 stride-1 convolution (the PatchGAN's
+//!   fourth layer) is four of those, one for each phase (row and column parity) of its outputs,
+//!   on the input shifted by the phase; their tiles share the products.
 //!
 //! With the weights and the input blocks transformed, a convolution is 16 matrix products
 //! U_ξ[out, in] x V_ξ[in, tiles], one per position ξ of the 4x4 transform: 2.25 times fewer
@@ -20,9 +22,6 @@
 //! exact ones as the column matrix's (the kernel tests compare both with Burn's convolution).
 //! `--precision bf16` keeps the columns where the CPU has bf16 dot products: its products round
 //! the operands themselves to bf16.
-//!
-//! A 4x4 stride-1 convolution (the PatchGAN's fourth layer) is four of those stride-2 ones, one
-//! for each phase (row and column parity) of its outputs, on the input shifted by the phase.
 //!
 //! - here: the algorithms, when a convolution is computed so, and its plan;
 //! - `layout`: where a plan's planes sit in the tensors (space-to-depth, phases);
