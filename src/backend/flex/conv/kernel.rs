@@ -61,12 +61,7 @@ impl Geometry {
     }
 
     /// [`Self::convolve`] through the column matrix.
-    fn convolve_columns(
-        &self,
-        images: &[f32],
-        weights: &[f32],
-        out_channels: usize,
-    ) -> Vec<f32> {
+    fn convolve_columns(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
         let group = self.group(batch);

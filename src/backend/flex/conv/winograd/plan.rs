@@ -110,7 +110,11 @@ impl Plan {
     /// The adjoint of a plan of one part (the parts of a plan of several each reach every
     /// input).
     pub(super) fn adjoint(&self) -> Plan {
-        assert_eq!(self.parts.len(), 1, "only a plan of one part has an adjoint plan");
+        assert_eq!(
+            self.parts.len(),
+            1,
+            "only a plan of one part has an adjoint plan"
+        );
         Plan::new(vec![self.first().adjoint()])
     }
 
@@ -174,31 +178,39 @@ impl Plan {
             }
         }
         let (tables, arch) = (tables(algorithm.filter), Arch::new());
-        blocks.into_par_iter().enumerate().for_each(|(block, mut segments)| {
-            let mut taps = [[0f32; WEIGHT_BLOCK]; 9];
-            let first = block * WEIGHT_BLOCK;
-            let (mut outer, mut inner) = (first / line_len, first % line_len);
-            for q in 0..segments[0].len() {
-                let (o, ch) = if adjoint { (inner, outer) } else { (outer, inner) };
-                for (k, taps) in taps[..taps_per_filter].iter_mut().enumerate() {
-                    let k = if adjoint { taps_per_filter - 1 - k } else { k };
-                    taps[q] = if space_to_depth {
-                        weights[(o * channels / 4 + ch / 4) * 16 + space_to_depth_tap(ch % 4, k)]
+        blocks
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(block, mut segments)| {
+                let mut taps = [[0f32; WEIGHT_BLOCK]; 9];
+                let first = block * WEIGHT_BLOCK;
+                let (mut outer, mut inner) = (first / line_len, first % line_len);
+                for q in 0..segments[0].len() {
+                    let (o, ch) = if adjoint {
+                        (inner, outer)
                     } else {
-                        weights[(o * channels + ch) * taps_per_filter + k]
+                        (outer, inner)
                     };
+                    for (k, taps) in taps[..taps_per_filter].iter_mut().enumerate() {
+                        let k = if adjoint { taps_per_filter - 1 - k } else { k };
+                        taps[q] = if space_to_depth {
+                            weights
+                                [(o * channels / 4 + ch / 4) * 16 + space_to_depth_tap(ch % 4, k)]
+                        } else {
+                            weights[(o * channels + ch) * taps_per_filter + k]
+                        };
+                    }
+                    inner += 1;
+                    if inner == line_len {
+                        (outer, inner) = (outer + 1, 0);
+                    }
                 }
-                inner += 1;
-                if inner == line_len {
-                    (outer, inner) = (outer + 1, 0);
-                }
-            }
-            arch.dispatch(|| {
-                for (segment, table) in segments.iter_mut().zip(&tables) {
-                    combine(segment, table, |r, c| &taps[kernel * r + c][..]);
-                }
+                arch.dispatch(|| {
+                    for (segment, table) in segments.iter_mut().zip(&tables) {
+                        combine(segment, table, |r, c| &taps[kernel * r + c][..]);
+                    }
+                });
             });
-        });
     }
 
     /// The convolution of images[batch, in_image] with the transformed weights `filters`
@@ -218,7 +230,11 @@ impl Plan {
                 {
                     let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
                     for (index, part, slot) in self.slots(count, n) {
-                        part.transform_inputs(&images[index * in_image..][..in_image], inputs, slot);
+                        part.transform_inputs(
+                            &images[index * in_image..][..in_image],
+                            inputs,
+                            slot,
+                        );
                     }
                     // products[ξ] [out, n] = filters[ξ] [out, in] x inputs[.., ξ, ..] [in, n]
                     for (xi, product) in products.chunks_mut(out_channels * n).take(XI).enumerate()

@@ -60,8 +60,7 @@ impl Part {
                             &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
                         };
                         arch.dispatch(|| {
-                            for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables)
-                            {
+                            for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
                                 combine(&mut line[slot.offset..][..tiles], table, d);
                             }
                         });
@@ -99,7 +98,8 @@ impl Part {
                                 continue;
                             }
                             let (i, from) = (y % tile, y / tile * tile_cols);
-                            let phase = |j: usize| &tiled[(i * tile + j) * tiles + from..][..tile_cols];
+                            let phase =
+                                |j: usize| &tiled[(i * tile + j) * tiles + from..][..tile_cols];
                             let line = &mut target[row as usize * width..][..width];
                             scatter(phase, tile, self.out_w, at.col, at.step, line);
                         }
@@ -152,7 +152,11 @@ impl Part {
 
 /// values[t] = line[first + stride x t] where that is inside the line (the rest untouched).
 fn gather(line: &[f32], first: isize, stride: isize, values: &mut [f32]) {
-    let skip = if first < 0 { (-first + stride - 1) / stride } else { 0 };
+    let skip = if first < 0 {
+        (-first + stride - 1) / stride
+    } else {
+        0
+    };
     let start = first + skip * stride;
     if start >= line.len() as isize || skip as usize >= values.len() {
         return;
@@ -178,7 +182,11 @@ fn scatter<'a>(
     for p in 0..tile.min(out_w) {
         let values = phase(p);
         let first = col + step * p as isize;
-        let skip = if first < 0 { (-first + stride - 1) / stride } else { 0 };
+        let skip = if first < 0 {
+            (-first + stride - 1) / stride
+        } else {
+            0
+        };
         // Plan columns tile x t + p inside the output.
         let inside = (out_w - p).div_ceil(tile).min(values.len());
         let start = first + skip * stride;
