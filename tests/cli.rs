@@ -14,7 +14,28 @@ fn train_test_translate_and_info_through_the_binary() {
     let dir = root.path();
     common::dataset(dir, 32, 4, 3);
 
-    ok(train_tiny(dir, "cli", &[]));
+    // Its stderr is a pipe, so no bars: the official log's lines, every --print_freq images
+    // and at each epoch's end.
+    let trained = stdout(&ok(train_tiny(dir, "cli", &["--print_freq", "2"])));
+    for line in [
+        "(epoch: 1, iters: 2, time: ",
+        "(epoch: 1, iters: 4, time: ",
+        "(epoch: 2, iters: 4, time: ",
+        "End of epoch 1 / 2 \t Time Taken: ",
+        "End of epoch 2 / 2 \t Time Taken: ",
+        "learning rate 0.0001000",
+    ] {
+        assert!(trained.contains(line), "{line} in:\n{trained}");
+    }
+    assert!(
+        trained
+            .lines()
+            .any(|l| l.starts_with("(epoch: 2, iters: 2, time: ")
+                && l.contains(", data: ")
+                && l.contains(") G_GAN: ")
+                && l.contains(" D_fake: ")),
+        "{trained}"
+    );
     let run = dir.join("checkpoints/cli");
     for file in [
         "latest_net_G.bpk",
@@ -35,6 +56,34 @@ fn train_test_translate_and_info_through_the_binary() {
         dir,
     ));
     assert!(stdout(&out).contains("results page"));
+    // A flag that contradicts train_opt.json is an error naming it and both values.
+    fails_with(
+        pix2pix(
+            &[
+                "test",
+                "--dataroot",
+                "shapes",
+                "--name",
+                "cli",
+                "--direction",
+                "BtoA",
+            ],
+            dir,
+        ),
+        &["direction", "AtoB", "BtoA"],
+    );
+    ok(pix2pix(
+        &[
+            "test",
+            "--dataroot",
+            "shapes",
+            "--name",
+            "cli",
+            "--direction",
+            "AtoB",
+        ],
+        dir,
+    ));
     let results = dir.join("results/cli/test_latest");
     assert!(results.join("index.html").is_file());
     for suffix in ["real_A", "fake_B", "real_B"] {
@@ -120,6 +169,13 @@ fn train_test_translate_and_info_through_the_binary() {
     let info = ok(pix2pix(&["info"], dir));
     assert!(stdout(&info).contains("54,413,955"), "{}", stdout(&info));
     assert!(stdout(&info).contains("2,768,705"));
+    // A table of layers, not a nested dump.
+    assert!(
+        stdout(&info).contains("blocks.0.down_conv  Conv2d"),
+        "{}",
+        stdout(&info)
+    );
+    assert!(stdout(&info).lines().count() < 50, "{}", stdout(&info));
 }
 
 #[test]
@@ -544,8 +600,7 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let bench = |device: &[&str]| {
-        let mut args = device.to_vec();
-        args.extend([
+        let mut args = vec![
             "bench",
             "--netG",
             "unet_32",
@@ -560,7 +615,8 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
             "--repeats",
             "1",
             "--json",
-        ]);
+        ];
+        args.extend(device);
         pix2pix(&args, dir)
     };
     let backend = |device: &[&str]| -> serde_json::Value {
@@ -570,6 +626,12 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
     assert_eq!(backend(&[]), default_backend());
     // The official spelling: -1 is the CPU.
     assert_eq!(backend(&["--gpu_ids", "-1"]), default_backend());
+    // Only the commands that run networks take a device.
+    let help = stdout(&ok(pix2pix(&["data", "check", "--help"], dir)));
+    assert!(
+        !help.contains("--device") && !help.contains("--gpu"),
+        "{help}"
+    );
     if cfg!(feature = "flex") {
         assert_eq!(backend(&["--device", "cpu"]), "flex");
     }

@@ -262,20 +262,42 @@ fn split_is_reproducible_and_check_finds_what_would_fail() {
     );
 
     // 32x32 halves: fine for unet_32 crops of 32, not for the default 256 crops.
-    ok(pix2pix(
-        &[
-            "data",
-            "check",
-            "s1",
-            "--netG",
-            "unet_32",
-            "--load_size",
-            "32",
-            "--crop_size",
-            "32",
-        ],
-        dir,
-    ));
+    let tiny = |folder: &str| {
+        pix2pix(
+            &[
+                "data",
+                "check",
+                folder,
+                "--netG",
+                "unet_32",
+                "--load_size",
+                "32",
+                "--crop_size",
+                "32",
+            ],
+            dir,
+        )
+    };
+    let checked = stdout(&ok(tiny("s1")));
+    assert!(checked.ends_with("ok: ready for training\n"), "{checked}");
+    // Single label images, not A|B pairs: training would cut them into unrelated halves.
+    for i in 0..3 {
+        solid(
+            &dir.join("single/train"),
+            &format!("{i}.png"),
+            64,
+            64,
+            [0, 0, 170],
+        );
+    }
+    let single = stdout(&ok(tiny("single")));
+    for needle in [
+        "train: 3 of 3 files are not twice as wide as high",
+        "data combine",
+        "ok, with 1 warning",
+    ] {
+        assert!(single.contains(needle), "{needle} in {single}");
+    }
     fails_with(
         pix2pix(&["data", "check", "s1", "--preprocess", "crop"], dir),
         &["smaller than crop_size 256"],

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use pix2pix::checkpoint::LATEST;
 use pix2pix::data::{DataOptions, Direction, Preprocess};
+use pix2pix::device::DeviceChoice;
 use pix2pix::model::{
     DiscriminatorArch, GeneratorArch, InitType, ModelOptions, ModelOverrides, NormKind,
 };
@@ -254,5 +255,35 @@ impl GeneratorArgs {
 
     pub fn seed(&self) -> u64 {
         self.seed.unwrap_or_default()
+    }
+}
+
+/// Where the networks run (the commands that run them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct DeviceArgs {
+    /// Where the networks run: cpu (default), tch, tch:cuda:N, cuda:N or wgpu; each backend
+    /// but cpu needs its cargo feature (tch, cuda, wgpu)
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<DeviceChoice>,
+    /// The official spelling of the device: -1 for the CPU, N for CUDA GPU N
+    #[arg(
+        long = "gpu-ids",
+        visible_alias = "gpu_ids",
+        value_name = "IDS",
+        allow_hyphen_values = true,
+        conflicts_with = "device"
+    )]
+    gpu_ids: Option<String>,
+}
+
+impl DeviceArgs {
+    /// The device of --device or --gpu_ids; the default CPU backend without either.
+    pub fn device(&self) -> anyhow::Result<burn::prelude::Device> {
+        let choice = match (&self.device, &self.gpu_ids) {
+            (Some(choice), _) => *choice,
+            (None, Some(ids)) => DeviceChoice::from_gpu_ids(ids)?,
+            (None, None) => DeviceChoice::default(),
+        };
+        Ok(choice.device()?)
     }
 }

@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::Precision;
 use pix2pix::bench::{BenchOptions, bench};
 
-use super::args::{ModelArgs, override_fields};
+use super::args::{DeviceArgs, ModelArgs, override_fields};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     #[command(flatten)]
     model: ModelArgs,
     /// Image side [default: 256]
@@ -40,7 +41,8 @@ pub struct BenchArgs {
     json: bool,
 }
 
-pub fn run(args: BenchArgs, device: &Device) -> Result<()> {
+pub fn run(args: BenchArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let mut options = BenchOptions::default();
     options.model = args.model.resolve(&options.model);
     override_fields!(
@@ -54,6 +56,24 @@ pub fn run(args: BenchArgs, device: &Device) -> Result<()> {
         num_threads
     );
     options.data = args.data;
+    // The timings take a while: say what runs (on stderr, apart from --json's object).
+    eprintln!(
+        "timing netG {} and netD {} on {}x{} batches of {}, {}: {} warm-up and {} timed calls \
+         of inference, then of a training step{}...",
+        options.model.net_g,
+        options.model.net_d,
+        options.crop_size,
+        options.crop_size,
+        options.batch_size,
+        options.precision,
+        options.warmup,
+        options.repeats,
+        if options.data.is_some() {
+            ", then the data pipeline"
+        } else {
+            ""
+        }
+    );
     let report = bench(&options, device)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -34,10 +34,13 @@ pub enum DataCommand {
 
 #[derive(Args, Debug)]
 pub struct CombineArgs {
+    /// Folder of the A images (the left halves), with train/val/test subfolders or not
     #[arg(long)]
     a: PathBuf,
+    /// Folder of the B images (the right halves), named as their A images
     #[arg(long)]
     b: PathBuf,
+    /// New folder for the A|B pairs
     #[arg(long)]
     out: PathBuf,
     /// Resize both sides to N x N (pairs of different sizes are skipped without it)
@@ -50,8 +53,10 @@ pub struct CombineArgs {
 
 #[derive(Args, Debug)]
 pub struct EdgesArgs {
+    /// Folder of photos (the B side)
     #[arg(long)]
     photos: PathBuf,
+    /// New folder for the edges|photo pairs
     #[arg(long)]
     out: PathBuf,
     /// Side of the square outputs [default: 256]
@@ -73,8 +78,10 @@ pub struct EdgesArgs {
 
 #[derive(Args, Debug)]
 pub struct ColorizationArgs {
+    /// Folder of colour photos (the B side)
     #[arg(long)]
     photos: PathBuf,
+    /// New folder for the gray|colour pairs
     #[arg(long)]
     out: PathBuf,
     /// Side of the square outputs (default: keep each photo's size)
@@ -87,8 +94,10 @@ pub struct ColorizationArgs {
 
 #[derive(Args, Debug)]
 pub struct SplitArgs {
+    /// Folder of A|B images
     #[arg(long = "in")]
     input: PathBuf,
+    /// New folder for train/, val/ and test/
     #[arg(long)]
     out: PathBuf,
     /// Fraction of the images for val [default: 0.1]
@@ -107,6 +116,7 @@ pub struct SplitArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
+    /// Dataset folder: the one holding train/ (and val/, test/)
     dir: PathBuf,
     /// The generator to train [default: unet_256]
     #[arg(long = "net-g", visible_alias = "netG", value_name = "ARCH")]
@@ -130,6 +140,7 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct DownloadArgs {
+    /// facades, maps, edges2shoes, edges2handbags, night2day (or cityscapes, which needs its own download)
     name: String,
     /// Folder that receives <name>/ [default: datasets]
     #[arg(long)]

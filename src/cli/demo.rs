@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::demo::{DEMO_NAME, DemoOptions, run as run_demo};
 
-use super::args::override_fields;
-use super::progress::EpochBars;
+use super::args::{DeviceArgs, override_fields};
+use super::progress::TrainReport;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Folder for the demo's dataset, checkpoints and results [default: pix2pix-demo]
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -29,7 +30,8 @@ pub struct DemoArgs {
     seed: Option<u64>,
 }
 
-pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
+pub fn run(args: DemoArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let mut options = DemoOptions::default();
     override_fields!(options, args, dir, size, train_images, seed);
     if let Some(epochs) = args.epochs {
@@ -46,7 +48,7 @@ pub fn run(args: DemoArgs, device: &Device) -> Result<()> {
         options.train_images,
         options.n_epochs + options.n_epochs_decay
     );
-    let summary = run_demo(&options, device, &stop, &mut EpochBars::default())?;
+    let summary = run_demo(&options, device, &stop, &mut TrainReport::new())?;
     if summary.train.interrupted {
         println!(
             "stopped; resume with: pix2pix train --continue_train --name {DEMO_NAME} \

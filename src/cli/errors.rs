@@ -145,6 +145,10 @@ fn hint(error: &Error, command: &str) -> Option<String> {
         Error::NotRedistributed { .. } => {
             "pair them with `pix2pix data combine --a <photos> --b <labels> --out <dir>`"
         }
+        Error::Download { .. } => {
+            "check the network connection; --base-url URL fetches from another server or a \
+             mirror of the official files"
+        }
         Error::NoInputImages => "give image files, or folders of .png, .jpg, .webp or .bmp images",
         Error::SameOutput { .. } => "translate them into separate --output folders",
         _ => return None,
@@ -155,7 +159,7 @@ fn hint(error: &Error, command: &str) -> Option<String> {
 /// The flag that chose the folder a command writes into.
 fn output_flag(command: &str) -> &'static str {
     match command {
-        "train" => "--checkpoints_dir",
+        "train" | "pretrained download" => "--checkpoints_dir",
         "test" => "--results_dir",
         "translate" | "export" => "--output",
         "demo" => "--dir",
@@ -188,5 +192,11 @@ mod tests {
         assert!(message(&unwritable(), "data edges").ends_with("with --out)"));
         let context = unwritable().context("--continue_train");
         assert!(message(&context, "train").starts_with("--continue_train: cannot write x/y"));
+        assert!(message(&unwritable(), "pretrained download").ends_with("with --checkpoints_dir)"));
+        let offline = anyhow::Error::new(Error::Download {
+            url: "http://example.invalid/facades.tar.gz".into(),
+            reason: "failed to lookup address".into(),
+        });
+        assert!(message(&offline, "data download").contains("network connection; --base-url URL"));
     }
 }

@@ -1,43 +1,57 @@
 //! `pix2pix info`: the networks' layers and parameter counts for some options.
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::memory::{self, human_bytes};
-use pix2pix::model::{ModelOptions, parameter_count};
+use pix2pix::model::summary::{Layer, layers};
+use pix2pix::model::{DiscriminatorArch, ModelOptions, parameter_count, patchgan};
 
-use super::args::ModelArgs;
+use super::args::{DeviceArgs, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
     #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
     model: ModelArgs,
 }
 
-pub fn run(args: InfoArgs, device: &Device) -> Result<()> {
+pub fn run(args: InfoArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let options = args.model.resolve(&ModelOptions::default());
     options.validate()?;
     let what = || format!("building netG {} and netD {}", options.net_g, options.net_d);
     memory::ensure_fits(memory::weights_bytes(&options), what, device)?;
     let generator = options.generator(device);
     let discriminator = options.discriminator(device);
+    let side = 256usize.next_multiple_of(options.net_g.size_multiple());
     println!(
-        "Generator {} ({} -> {} channels, ngf {}, norm {}, dropout {}):",
+        "Generator {} (ngf {}, norm {}, dropout {}): {}x{side}x{side} -> {}x{side}x{side}",
         options.net_g,
-        options.input_nc,
-        options.output_nc,
         options.ngf,
         options.norm,
-        options.dropout
+        options.dropout,
+        options.input_nc,
+        options.output_nc,
     );
-    println!("{generator}");
+    print_table(&layers(&generator));
+    let patches = match options.net_d {
+        DiscriminatorArch::Pixel => Some(side),
+        DiscriminatorArch::Basic => patchgan::output_side(3, side),
+        DiscriminatorArch::NLayers => patchgan::output_side(options.n_layers_d, side),
+    };
+    let output = match patches {
+        Some(patches) => format!("1x{patches}x{patches} logits"),
+        None => "no patch left at this size".into(),
+    };
     println!(
-        "Discriminator {} ({} input channels, ndf {}):",
+        "\nDiscriminator {} (ndf {}): {}x{side}x{side} -> {output}",
         options.net_d,
+        options.ndf,
         options.discriminator_input_nc(),
-        options.ndf
     );
-    println!("{discriminator}");
+    print_table(&layers(&discriminator));
+    println!();
     println!(
         "Generator parameters:     {:>12}",
         thousands(parameter_count(&generator))
@@ -50,13 +64,58 @@ pub fn run(args: InfoArgs, device: &Device) -> Result<()> {
         "Input sides must be multiples of {}",
         options.net_g.size_multiple()
     );
-    let side = 256usize.next_multiple_of(options.net_g.size_multiple());
     println!(
         "Memory, estimated: {} to train on one {side}x{side} pair, {} to translate one image",
         human_bytes(memory::training_bytes(&options, 1, side, side)),
         human_bytes(memory::inference_bytes(&options, 1, side, side)),
     );
     Ok(())
+}
+
+/// A row per layer: its path, type, parameter shapes and count.
+fn print_table(layers: &[Layer]) {
+    let shapes = |layer: &Layer| {
+        let shapes: Vec<String> = layer
+            .shapes
+            .iter()
+            .map(|shape| {
+                let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+                dims.join("x")
+            })
+            .collect();
+        shapes.join(", ")
+    };
+    let path_width = layers
+        .iter()
+        .map(|l| l.path.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let kind_width = layers
+        .iter()
+        .map(|l| l.kind.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let shape_width = layers
+        .iter()
+        .map(|l| shapes(l).len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    println!(
+        "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}",
+        "layer", "type", "shapes", "parameters"
+    );
+    for layer in layers {
+        println!(
+            "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}",
+            layer.path,
+            layer.kind,
+            shapes(layer),
+            thousands(layer.parameters)
+        );
+    }
 }
 
 /// `n` with a comma between groups of three digits.

@@ -17,9 +17,7 @@ mod train;
 mod translate;
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::{Parser, Subcommand};
-use pix2pix::device::DeviceChoice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,20 +26,6 @@ use pix2pix::device::DeviceChoice;
     about = "pix2pix image-to-image translation (Isola et al., CVPR 2017): train, test, translate"
 )]
 pub struct Cli {
-    /// Where the networks run: cpu (default), tch, tch:cuda:N, cuda:N or wgpu; each backend
-    /// but cpu needs its cargo feature (tch, cuda, wgpu)
-    #[arg(long, global = true, value_name = "DEVICE")]
-    device: Option<DeviceChoice>,
-    /// The official spelling of the device: -1 for the CPU, N for CUDA GPU N
-    #[arg(
-        long = "gpu-ids",
-        visible_alias = "gpu_ids",
-        global = true,
-        value_name = "IDS",
-        allow_hyphen_values = true,
-        conflicts_with = "device"
-    )]
-    gpu_ids: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -109,32 +93,16 @@ pub fn run(cli: Cli) -> std::result::Result<(), String> {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
-    let Cli {
-        device,
-        gpu_ids,
-        command,
-    } = cli;
-    let device = || resolve_device(device, gpu_ids.as_deref());
-    match command {
-        Command::Train(args) => train::run(args, &device()?),
-        Command::Test(args) => test::run(args, &device()?),
-        Command::Translate(args) => translate::run(args, &device()?),
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Translate(args) => translate::run(args),
         Command::Data { command } => data::run(command),
         Command::Pretrained { command } => pretrained::run(command),
         Command::Export(args) => export::run(args),
-        Command::Bench(args) => bench::run(args, &device()?),
-        Command::Info(args) => info::run(args, &device()?),
-        Command::Demo(args) => demo::run(args, &device()?),
-        Command::Serve(args) => serve::run(args, &device()?),
+        Command::Bench(args) => bench::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
     }
-}
-
-/// The device of --device or --gpu_ids; the default CPU backend without either.
-fn resolve_device(device: Option<DeviceChoice>, gpu_ids: Option<&str>) -> Result<Device> {
-    let choice = match (device, gpu_ids) {
-        (Some(choice), _) => choice,
-        (None, Some(ids)) => DeviceChoice::from_gpu_ids(ids)?,
-        (None, None) => DeviceChoice::default(),
-    };
-    Ok(choice.device()?)
 }

@@ -1,6 +1,7 @@
-//! Progress bars (indicatif) for the library's progress reports: one bar per job, and one per
-//! training epoch.
+//! Progress for the library's reports: a bar per job (indicatif), and for training a bar per
+//! epoch on a terminal or the official log's lines elsewhere.
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,9 +52,73 @@ impl Progress for Bars {
     }
 }
 
+/// How a training run is shown: on a terminal, a bar per epoch; elsewhere (a log file, nohup,
+/// CI, a notebook), where bars are not drawn, the official log's lines on stdout.
+pub struct TrainReport {
+    bars: Option<EpochBars>,
+}
+
+impl TrainReport {
+    pub fn new() -> Self {
+        let bars = std::io::stderr().is_terminal().then(EpochBars::default);
+        Self { bars }
+    }
+}
+
+impl TrainObserver for TrainReport {
+    fn observe(&mut self, event: &TrainEvent) {
+        match &mut self.bars {
+            Some(bars) => bars.observe(event),
+            None => {
+                if let Some(line) = log_line(event) {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// The line the official code prints for `event`, where it prints one.
+fn log_line(event: &TrainEvent) -> Option<String> {
+    match *event {
+        TrainEvent::EpochStarted {
+            epoch,
+            last_epoch,
+            samples,
+            position,
+        } => (position > 0).then(|| {
+            format!("epoch {epoch} / {last_epoch}: resuming at image {position} of {samples}")
+        }),
+        TrainEvent::Step { .. } => None,
+        TrainEvent::Logged {
+            line,
+            compute,
+            data,
+        } => {
+            let l = &line.losses;
+            Some(format!(
+                "(epoch: {}, iters: {}, time: {compute:.3}, data: {data:.3}) G_GAN: {:.3} \
+                 G_L1: {:.3} D_real: {:.3} D_fake: {:.3}",
+                line.epoch, line.epoch_iter, l.G_GAN, l.G_L1, l.D_real, l.D_fake
+            ))
+        }
+        TrainEvent::EpochFinished {
+            epoch,
+            last_epoch,
+            lr,
+            elapsed,
+            ..
+        } => Some(format!(
+            "End of epoch {epoch} / {last_epoch} \t Time Taken: {} sec \t learning rate {lr:.7}",
+            elapsed.as_secs()
+        )),
+        TrainEvent::Stopped => Some("stopped; saved a resumable checkpoint".into()),
+    }
+}
+
 /// A bar per epoch, left on screen with the epoch's mean losses.
 #[derive(Default)]
-pub struct EpochBars {
+struct EpochBars {
     bar: Option<ProgressBar>,
 }
 
@@ -92,6 +157,7 @@ impl TrainObserver for EpochBars {
                     ));
                 }
             }
+            TrainEvent::Logged { .. } => {}
             TrainEvent::Stopped => {
                 if let Some(bar) = self.bar.take() {
                     bar.abandon_with_message("stopped; saved a resumable checkpoint");

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::Args;
+
+use super::args::DeviceArgs;
 use pix2pix::serve::{Catalog, Limits, ServeOptions, serve};
 use pix2pix::train::TrainOptions;
 
@@ -16,6 +17,8 @@ const DEFAULTS: Limits = Limits::DEFAULT;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Where the runs are: every run under it is served unless --name or --checkpoint picks [default: checkpoints]
     #[arg(long = "checkpoints-dir", visible_alias = "checkpoints_dir")]
     checkpoints_dir: Option<PathBuf>,
@@ -66,7 +69,8 @@ pub struct ServeArgs {
     request_timeout: u64,
 }
 
-pub fn run(args: ServeArgs, device: &Device) -> Result<()> {
+pub fn run(args: ServeArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let checkpoints_dir = args
         .checkpoints_dir
         .unwrap_or_else(|| TrainOptions::default().checkpoints_dir);
@@ -91,14 +95,14 @@ pub fn run(args: ServeArgs, device: &Device) -> Result<()> {
             ..DEFAULTS
         },
     };
-    let (catalog, skipped) =
-        Catalog::discover(&checkpoints_dir, &options.names, &options.checkpoints)?;
-    for skip in &skipped {
+    let catalog = Catalog::discover(&checkpoints_dir, &options.names, &options.checkpoints)?;
+    for skip in catalog.skipped() {
         eprintln!("warning: not serving {}: {}", skip.name, skip.error);
     }
     if catalog.models().is_empty() {
-        anyhow::bail!(
-            "no models to serve: {} holds no run with a generator checkpoint",
+        eprintln!(
+            "no run with a generator checkpoint in {} yet: runs are served as they save their \
+             first checkpoint (--save_latest_freq, or each epoch's end)",
             checkpoints_dir.display()
         );
     }

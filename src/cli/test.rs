@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::data::DataOptions;
-use pix2pix::infer::{TestOptions, test, trained_direction};
+use pix2pix::infer::{TestOptions, check_direction, test};
 
-use super::args::{DataArgs, GeneratorArgs};
+use super::args::{DataArgs, DeviceArgs, GeneratorArgs};
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     #[command(flatten)]
     generator: GeneratorArgs,
     #[command(flatten)]
@@ -24,20 +25,23 @@ pub struct TestArgs {
     num_test: Option<usize>,
 }
 
-pub fn run(args: TestArgs, device: &Device) -> Result<()> {
+pub fn run(args: TestArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let loaded = args.generator.load(device)?;
     // A run's own data options (direction, channels, sizes) are the base; test reads its phase.
     // A downloaded pretrained model brings the direction it was trained in.
+    let direction = check_direction(
+        &args.generator.source.source(),
+        &loaded,
+        args.data.direction,
+    )?;
     let base = match &loaded.run {
         Some(run) => run.data.clone(),
-        None => DataOptions {
-            direction: trained_direction(&args.generator.source.source(), &loaded)
-                .unwrap_or_default(),
-            ..DataOptions::default()
-        },
+        None => DataOptions::default(),
     };
     let data = args.data.resolve(&DataOptions {
         phase: "test".into(),
+        direction,
         ..base
     });
     if data.dataroot.as_os_str().is_empty() {

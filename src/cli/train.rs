@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::Precision;
 use pix2pix::checkpoint::Checkpoints;
@@ -14,11 +13,13 @@ use pix2pix::loss::GanMode;
 use pix2pix::model::ModelOptions;
 use pix2pix::train::{LrPolicy, RunOptions, TrainOptions, train};
 
-use super::args::{DataArgs, ModelArgs, RunArgs, override_fields};
-use super::progress::EpochBars;
+use super::args::{DataArgs, DeviceArgs, ModelArgs, RunArgs, override_fields};
+use super::progress::TrainReport;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -119,7 +120,8 @@ impl ScheduleArgs {
     }
 }
 
-pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
+pub fn run(args: TrainArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let (name, checkpoints_dir) = args.run.locate();
     let run_dir = args.run.run_dir();
     let checkpoints = Checkpoints::new(&run_dir);
@@ -165,7 +167,7 @@ pub fn run(args: TrainArgs, device: &Device) -> Result<()> {
         device,
         resume.as_deref(),
         &stop,
-        &mut EpochBars::default(),
+        &mut TrainReport::new(),
     )?;
     if !summary.skipped.is_empty() {
         eprintln!("skipped {} unreadable images:", summary.skipped.len());

@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::Args;
 use pix2pix::infer::{Existing, translate_files};
 
-use super::args::GeneratorArgs;
+use super::args::{DeviceArgs, GeneratorArgs};
 use super::progress::Bars;
 
 #[derive(Args, Debug)]
 pub struct TranslateArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Image files or folders of images
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -28,7 +29,8 @@ pub struct TranslateArgs {
     skip_existing: bool,
 }
 
-pub fn run(args: TranslateArgs, device: &Device) -> Result<()> {
+pub fn run(args: TranslateArgs) -> Result<()> {
+    let device = &args.device.device()?;
     let loaded = args.generator.load(device)?;
     device.seed(args.generator.seed());
     let existing = match (args.force, args.skip_existing) {

@@ -35,7 +35,7 @@ use burn::prelude::*;
 
 use crate::checkpoint::{self, Checkpoints, SavedRun, WEIGHTS_EXTENSION};
 use crate::data::Direction;
-use crate::error::{Error, Result};
+use crate::error::{Error, OptionChange, Result};
 use crate::interop::pretrained::read_record;
 use crate::interop::{self, Detected, StateDict};
 use crate::memory;
@@ -159,6 +159,26 @@ pub fn trained_direction(source: &GeneratorSource, loaded: &LoadedGenerator) -> 
     match source {
         GeneratorSource::Run { dir, .. } => read_record(dir).map(|record| record.direction),
         GeneratorSource::File(_) => None,
+    }
+}
+
+/// The direction to run G in: `given`, which must agree with the direction G was trained in
+/// where its source says ([`trained_direction`]); else that one; else AtoB.
+pub fn check_direction(
+    source: &GeneratorSource,
+    loaded: &LoadedGenerator,
+    given: Option<Direction>,
+) -> Result<Direction> {
+    match (trained_direction(source, loaded), given) {
+        (Some(trained), Some(given)) if trained != given => Err(Error::OptionConflict {
+            path: weights_file(source)?,
+            conflicts: vec![OptionChange {
+                option: "direction",
+                saved: trained.to_string(),
+                given: given.to_string(),
+            }],
+        }),
+        (trained, given) => Ok(given.or(trained).unwrap_or_default()),
     }
 }
 

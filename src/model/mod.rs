@@ -7,6 +7,7 @@ pub mod norm;
 mod overrides;
 pub mod patchgan;
 pub mod resnet;
+pub mod summary;
 pub mod unet;
 
 use std::fmt;

@@ -55,9 +55,18 @@ pub enum TrainEvent<'a> {
         position: usize,
         losses: &'a StepLosses,
     },
+    /// A line was appended to `loss_log.jsonl` (every `print_freq` images and at the end of
+    /// each epoch), with the seconds per image since the previous line spent in steps
+    /// (`compute`) and waiting for batches (`data`), as the official log prints them.
+    Logged {
+        line: &'a LossLogLine,
+        compute: f64,
+        data: f64,
+    },
     /// An epoch ended; `means` are its mean losses (None when no step ran).
     EpochFinished {
         epoch: usize,
+        last_epoch: usize,
         means: Option<&'a StepLosses>,
         lr: f64,
         elapsed: Duration,
@@ -230,9 +239,13 @@ pub fn train(
         let mut epoch_meter = LossMeter::default();
         let mut log_meter = LossMeter::default();
         let started = Instant::now();
+        let mut timer = LogTimer::default();
+        let mut waiting = Instant::now();
 
         for batch in batches.by_ref() {
             let batch = batch?;
+            timer.data += waiting.elapsed();
+            let computing = Instant::now();
             if let Some(reason) =
                 (options.model).unsuitable_image(batch.width, batch.height, train.use_gan)
             {
@@ -254,6 +267,8 @@ pub fn train(
                     losses: losses.to_string(),
                 });
             }
+            timer.compute += computing.elapsed();
+            timer.images += n;
             let before = state.total_iters;
             state.position += n;
             state.total_iters += n;
@@ -266,7 +281,7 @@ pub fn train(
 
             let crossed = |freq: usize| freq > 0 && before / freq != state.total_iters / freq;
             if crossed(train.print_freq) {
-                append_loss_log(&run_dir, &state, lr, &mut log_meter)?;
+                log_losses(&run_dir, &state, lr, &mut log_meter, &mut timer, observer)?;
             }
             if crossed(train.display_freq) {
                 let visuals = [
@@ -287,6 +302,7 @@ pub fn train(
             if crossed(train.save_latest_freq) {
                 save_checkpoint(&checkpoints, &[LATEST], &model, &state)?;
             }
+            waiting = Instant::now();
         }
         summary
             .skipped
@@ -296,7 +312,7 @@ pub fn train(
         if let Some(means) = &means {
             scheduler.observe(means.G_GAN + means.G_L1, &mut state.plateau);
         }
-        append_loss_log(&run_dir, &state, lr, &mut log_meter)?;
+        log_losses(&run_dir, &state, lr, &mut log_meter, &mut timer, observer)?;
         state.epoch += 1;
         state.position = 0;
         let numbered = epoch.to_string();
@@ -309,6 +325,7 @@ pub fn train(
         save_checkpoint(&checkpoints, labels, &model, &state)?;
         observer.observe(&TrainEvent::EpochFinished {
             epoch,
+            last_epoch: train.last_epoch(),
             means: means.as_ref(),
             lr,
             elapsed: started.elapsed(),
@@ -420,12 +437,23 @@ fn cut_loss_log(run_dir: &Path, total_iters: usize) -> Result<()> {
     Ok(())
 }
 
-/// Appends the mean losses since the last line to `loss_log.jsonl` (nothing if no step ran).
-fn append_loss_log(
+/// Time spent since the last loss log line, for [`TrainEvent::Logged`].
+#[derive(Default)]
+struct LogTimer {
+    images: usize,
+    compute: Duration,
+    data: Duration,
+}
+
+/// Appends the mean losses since the last line to `loss_log.jsonl` and reports the line with
+/// the time per image since then (nothing if no step ran).
+fn log_losses(
     run_dir: &Path,
     state: &TrainState,
     lr: f64,
     meter: &mut LossMeter,
+    timer: &mut LogTimer,
+    observer: &mut dyn TrainObserver,
 ) -> Result<()> {
     let Some(losses) = meter.take_mean() else {
         return Ok(());
@@ -445,7 +473,19 @@ fn append_loss_log(
         .append(true)
         .open(&path)
         .and_then(|mut file| file.write_all(json.as_bytes()))
-        .map_err(|source| Error::unwritable(&path, source))
+        .map_err(|source| Error::unwritable(&path, source))?;
+    let LogTimer {
+        images,
+        compute,
+        data,
+    } = std::mem::take(timer);
+    let per_image = |time: Duration| time.as_secs_f64() / images.max(1) as f64;
+    observer.observe(&TrainEvent::Logged {
+        line: &line,
+        compute: per_image(compute),
+        data: per_image(data),
+    });
+    Ok(())
 }
 
 const VISUAL_NAMES: [&str; 3] = ["real_A", "fake_B", "real_B"];

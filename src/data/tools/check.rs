@@ -44,6 +44,8 @@ pub struct PhaseReport {
     /// Pair sizes (whole A|B file) and how many files have each.
     pub sizes: BTreeMap<(u32, u32), usize>,
     pub odd_width: Vec<PathBuf>,
+    /// Files that are not twice as wide as high, as every A|B pair of square halves is.
+    pub not_pairs: Vec<PathBuf>,
     pub unreadable: Vec<(PathBuf, String)>,
     /// Files whose halves end up smaller than crop_size.
     pub too_small: Vec<PathBuf>,
@@ -138,6 +140,9 @@ fn check_phase(
         if w % 2 == 1 {
             report.odd_width.push(path.clone());
         }
+        if w.abs_diff(2 * h) > 2 * h / 50 {
+            report.not_pairs.push(path.clone());
+        }
         if transform.crops()
             && (out.width() < transform.crop_size || out.height() < transform.crop_size)
         {
@@ -227,6 +232,16 @@ pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckRep
                 p.odd_width[0].display()
             ));
         }
+        if let Some(first) = p.not_pairs.first() {
+            report.warnings.push(format!(
+                "{phase}: {} of {} files are not twice as wide as high (e.g. {}), as A|B pairs \
+                 of square halves are: each file is cut into a left (A) and a right (B) half; \
+                 single images must be paired first (data combine)",
+                p.not_pairs.len(),
+                p.count,
+                first.display()
+            ));
+        }
         if !p.duplicates.is_empty() {
             report.warnings.push(format!(
                 "{phase}: names used by several files: {}",
@@ -268,8 +283,15 @@ impl std::fmt::Display for CheckReport {
         for problem in &self.problems {
             writeln!(f, "problem: {problem}")?;
         }
-        if self.problems.is_empty() {
-            write!(f, "ok: ready for training")?;
+        match (self.problems.is_empty(), self.warnings.len()) {
+            (false, _) => {}
+            (true, 0) => write!(f, "ok: ready for training")?,
+            (true, n) => write!(
+                f,
+                "ok, with {n} warning{}: training will run, but read {} first",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" }
+            )?,
         }
         Ok(())
     }
