@@ -37,6 +37,20 @@ pub const WEIGHTS_EXTENSION: &str = "bpk";
 /// The file name of a run's options.
 pub const OPTIONS_FILE: &str = "train_opt.json";
 
+/// Takes `file`'s exclusive lock, trying again for a moment while it is held: a reader of
+/// [`Checkpoints::in_training`] holds it for microseconds, a training process for good.
+fn try_lock_briefly(file: &std::fs::File) -> std::result::Result<(), std::fs::TryLockError> {
+    for _ in 0..20 {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            done => return done,
+        }
+    }
+    file.try_lock()
+}
+
 /// The file name of a run's loss log (a JSON object per line).
 pub const LOSS_LOG: &str = "loss_log.jsonl";
 
@@ -127,7 +141,7 @@ impl Checkpoints {
             .truncate(false)
             .open(&path)
             .map_err(|source| Error::unwritable(&path, source))?;
-        match file.try_lock() {
+        match try_lock_briefly(&file) {
             Ok(()) => {
                 // The holder's pid, for the message a second process gets.
                 let pid = std::process::id().to_string();
@@ -144,6 +158,18 @@ impl Checkpoints {
             }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::unwritable(&path, source)),
         }
+    }
+
+    /// Whether a training process holds the run folder now ([`Checkpoints::lock`]).
+    pub fn in_training(&self) -> bool {
+        let Ok(file) = std::fs::File::open(self.dir.join(LOCK_FILE)) else {
+            return false;
+        };
+        // The shared lock taken when nobody trains is let go at once (the file is closed).
+        matches!(
+            file.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        )
     }
 
     /// Starts a save: its files are staged beside their final names until [`Save::commit`].

@@ -100,6 +100,12 @@ pub enum Error {
     #[error("no checkpoint {path}")]
     MissingCheckpoint { path: PathBuf },
 
+    /// A run's own names for its label colours (`labels.json`) that cannot be read.
+    #[error(
+        "cannot read the label names in {path}: {reason} (expected {{\"#rrggbb\": \"name\", ...}})"
+    )]
+    BadLabels { path: PathBuf, reason: String },
+
     #[error("checkpoint {path} is unreadable or corrupt: {reason}")]
     CorruptCheckpoint { path: PathBuf, reason: String },
 

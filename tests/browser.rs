@@ -118,6 +118,42 @@ const OUTPUT: &str = "const img = document.getElementById('output'); \
     for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); \
     return [img.naturalWidth, img.naturalHeight, colours.size, img.src];";
 
+/// The output, once it is a translation by the model `tiny` ([`OUTPUT`]'s values).
+const TRANSLATED_BY_TINY: &str = "if (!document.getElementById('status').textContent.startsWith('translated with tiny')) return null; ";
+
+/// Any translation shown ([`OUTPUT`]'s values).
+const TRANSLATED: &str = "if (!document.getElementById('status').textContent.startsWith('translated with')) return null; ";
+
+/// Keeps the canvas's pixels, for [`CHANGED_PIXELS`].
+const KEEP_PIXELS: &str = "const c = document.getElementById('input'); \
+    window.kept = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; return null;";
+
+/// How many pixels changed since [`KEEP_PIXELS`], their distinct colours as "r,g,b", and the
+/// chosen label's colour.
+const CHANGED_PIXELS: &str = "const c = document.getElementById('input'); \
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+    const seen = new Set(); let count = 0; \
+    for (let i = 0; i < d.length; i += 4) { \
+      if (d[i] !== kept[i] || d[i + 1] !== kept[i + 1] || d[i + 2] !== kept[i + 2]) { \
+        count++; seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`); } } \
+    const chosen = getComputedStyle(document.querySelector('#palette button.chosen')).backgroundColor; \
+    return [count, [...seen], chosen.replace(/[^0-9,]/g, '')];";
+
+/// [`OUTPUT`] once it differs from `previous` (an [`OUTPUT`] value).
+fn after(previous: &Value) -> String {
+    OUTPUT.replace(
+        "arguments[0]",
+        &format!("'{}'", previous[3].as_str().unwrap()),
+    )
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let screenshot = client.screenshot().await.unwrap();
+    let artifact = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&artifact, screenshot).unwrap();
+    eprintln!("screenshot: {}", artifact.display());
+}
+
 #[test]
 fn the_page_draws_translates_uploads_and_charts_a_run() {
     let Some((chromium, chromedriver)) = browser() else {
@@ -158,7 +194,8 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         .await
         .expect("a Chromium session");
 
-        // Pick a model: the canvas takes its size.
+        // Pick a model: the canvas takes its size, and opens with an example of the run's
+        // own data, translated.
         client.goto(&server.url("/")).await.unwrap();
         let select = client
             .wait()
@@ -182,9 +219,29 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
             .await
             .unwrap();
         assert_eq!(size, json!([32, 32]));
+        let example = until(&client, &format!("{TRANSLATED_BY_TINY}{OUTPUT}"), 60).await;
+        assert_eq!((&example[0], &example[1]), (&json!(32), &json!(32)));
+        // The labels are named (the demo's shapes), the colour picker is gone.
+        let labels = client
+            .execute(
+                "return [...document.querySelectorAll('#palette button')].map(b => b.getAttribute('aria-label'));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for name in ["sky", "ground"] {
+            assert!(labels.as_array().unwrap().contains(&json!(name)), "{labels}");
+        }
+        let picker = client
+            .execute("return document.getElementById('free-colour').hidden", vec![])
+            .await
+            .unwrap();
+        assert_eq!(picker, json!(true));
 
-        // Two strokes with the mouse.
-        let blank = client.execute(CANVAS_SUM, vec![]).await.unwrap();
+        // Two strokes with the mouse: every pixel they change takes the chosen label's colour
+        // (no smoothed edges, which would be a third label).
+        click(&client, "#palette button:nth-child(3)").await;
+        client.execute(KEEP_PIXELS, vec![]).await.unwrap();
         let canvas = client.find(Locator::Css("canvas#input")).await.unwrap();
         let stroke = |from: (f64, f64), to: (f64, f64)| {
             MouseActions::new("mouse".into())
@@ -210,28 +267,13 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         for (from, to) in [((-100.0, -80.0), (90.0, 60.0)), ((-90.0, 90.0), (80.0, -100.0))] {
             client.perform_actions(stroke(from, to)).await.unwrap();
         }
-        let drawn = client.execute(CANVAS_SUM, vec![]).await.unwrap();
-        assert_ne!(blank, drawn, "the strokes left nothing on the canvas");
-        // Smoothed stroke edges are snapped back to the run's label colours.
-        let colours = client
-            .execute(
-                "const c = document.getElementById('input'); \
-                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
-                 const seen = new Set(); \
-                 for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]); \
-                 return [seen.size, document.querySelectorAll('#palette button').length];",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(
-            colours[0].as_u64() <= colours[1].as_u64() && colours[1].as_u64() > Some(1),
-            "colours on the canvas, and labels: {colours}"
-        );
+        let changed = client.execute(CHANGED_PIXELS, vec![]).await.unwrap();
+        assert!(changed[0].as_u64().unwrap() > 10, "the strokes changed little: {changed}");
+        assert_eq!(changed[1], json!([changed[2].clone()]), "colours the strokes left");
 
         // Translate: the output is the model's size and not blank.
         click(&client, "button#translate").await;
-        let output = until(&client, OUTPUT, 60).await;
+        let output = until(&client, &after(&example), 60).await;
         assert_eq!((&output[0], &output[1]), (&json!(32), &json!(32)), "{output}");
         assert!(output[2].as_u64().unwrap() > 1, "a blank output: {output}");
         let download = client
@@ -244,6 +286,7 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         assert_eq!(download.as_deref(), output[3].as_str());
 
         // Upload a photo: it covers the canvas, and translates again.
+        let drawn = client.execute(CANVAS_SUM, vec![]).await.unwrap();
         client
             .find(Locator::Css("input#upload"))
             .await
@@ -260,20 +303,21 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         let uploaded = client.execute(CANVAS_SUM, vec![]).await.unwrap();
         assert_ne!(uploaded, drawn, "the upload did not reach the canvas");
         click(&client, "button#translate").await;
-        let second = until(
+        let second = until(&client, &after(&output), 60).await;
+        assert_eq!((&second[0], &second[1]), (&json!(32), &json!(32)));
+        screenshot(&client, "serve-page.png").await;
+
+        // A run trained while the page is open appears in its picker.
+        trained(root, "late", &[]);
+        until(
             &client,
-            &OUTPUT.replace("arguments[0]", &format!("'{}'", output[3].as_str().unwrap())),
-            60,
+            "return document.querySelector(\"select#model option[value='late']\") ? true : null",
+            30,
         )
         .await;
-        assert_eq!((&second[0], &second[1]), (&json!(32), &json!(32)));
 
-        let screenshot = client.screenshot().await.unwrap();
-        let artifact = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-page.png");
-        std::fs::write(&artifact, screenshot).unwrap();
-        eprintln!("screenshot of the page: {}", artifact.display());
-
-        // The dashboard charts every logged point and shows the samples.
+        // The dashboard says where the run stands, charts every logged point and shows the
+        // samples.
         client.goto(&server.url("/runs/tiny")).await.unwrap();
         let points = until(
             &client,
@@ -282,6 +326,13 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         )
         .await;
         assert_eq!(points, json!(logged.to_string()));
+        let progress = until(
+            &client,
+            "return document.getElementById('progress-text').textContent || null",
+            30,
+        )
+        .await;
+        assert_eq!(progress, json!("finished: 2 epochs"));
         let samples = until(
             &client,
             "const imgs = [...document.querySelectorAll('#samples img')]; \
@@ -290,6 +341,53 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         )
         .await;
         assert!(samples.as_u64().unwrap() >= 3, "{samples}");
+        screenshot(&client, "serve-dashboard.png").await;
+        // An unknown run: an error, no empty sections.
+        client.goto(&server.url("/runs/nope")).await.unwrap();
+        let unknown = until(
+            &client,
+            "const s = document.getElementById('status'); \
+             return s.classList.contains('error') ? [s.textContent, document.getElementById('run').hidden] : null",
+            30,
+        )
+        .await;
+        assert!(unknown[0].as_str().unwrap().contains("no run 'nope'"), "{unknown}");
+        assert_eq!(unknown[1], json!(true));
+
+        // On a phone, the output shows beside the drawing without scrolling.
+        client.set_window_size(390, 844).await.unwrap();
+        client.goto(&server.url("/")).await.unwrap();
+        until(&client, &format!("{TRANSLATED}{OUTPUT}"), 60).await;
+        let bottom = client
+            .execute(
+                "return [document.getElementById('output').getBoundingClientRect().bottom, innerHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(bottom[0].as_f64() <= bottom[1].as_f64(), "output below the fold: {bottom}");
+        screenshot(&client, "serve-phone.png").await;
+
+        // The server stops: the page says so, and the output it can no longer vouch for goes.
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        click(&client, "button#translate").await;
+        let failed = until(
+            &client,
+            "const s = document.getElementById('status'); \
+             return s.classList.contains('error') ? [s.textContent, \
+               document.getElementById('output').hasAttribute('src'), \
+               document.getElementById('download').hidden, \
+               document.getElementById('translate').disabled] : null",
+            60,
+        )
+        .await;
+        assert!(
+            failed[0].as_str().unwrap().contains("cannot be reached"),
+            "{failed}"
+        );
+        assert_eq!(failed.as_array().unwrap()[1..], [json!(false), json!(true), json!(false)]);
         client.close().await.unwrap();
     });
 }

@@ -32,6 +32,13 @@ fn get(server: &Server, path: &str) -> (u16, String) {
     (status, response.body_mut().read_to_string().unwrap())
 }
 
+/// (status, bytes) of a GET of `path`.
+fn get_bytes(server: &Server, path: &str) -> (u16, Vec<u8>) {
+    let mut response = agent().get(server.url(path)).call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().unwrap())
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -647,4 +654,88 @@ fn concurrent_requests_in_test_mode_each_follow_their_own_seed() {
         0,
         "test-mode requests ran batched"
     );
+}
+
+#[test]
+fn runs_that_appear_change_and_go_are_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // No run yet, not even the checkpoints folder: the server starts and serves none.
+    let server = Server::start(root, &[]);
+    assert_eq!(json(&get(&server, "/api/models").1), serde_json::json!([]));
+    let listed = |wanted: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let models = json(&get(&server, "/api/models").1);
+            let names: Vec<&str> = models
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["name"].as_str().unwrap())
+                .collect();
+            if names == wanted {
+                return models;
+            }
+            assert!(Instant::now() < deadline, "{names:?}, not {wanted:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    trained(root, "late", &["--save_epoch_freq", "1"]);
+    let models = listed(&["late"]);
+    assert_eq!(models[0]["epochs"], serde_json::json!(["latest", "2", "1"]));
+    let (status, body) = post(&server, "/api/translate?model=late&epoch=2", &png(32, 32));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // The page opens with an input of the run's own data, at the canvas size, and names the
+    // demo's labels.
+    assert_eq!(models[0]["example"], true);
+    let (status, example) = get_bytes(&server, "/api/models/late/example");
+    assert_eq!(status, 200);
+    let example = image::load_from_memory(&example).unwrap();
+    assert_eq!((example.width(), example.height()), (32, 32));
+    assert_eq!(get(&server, "/api/models/nope/example").0, 404);
+    let names = |models: &serde_json::Value| models[0]["palette"]["names"].clone();
+    assert!(
+        names(&models)
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("sky")),
+        "{models}"
+    );
+    // A run names its labels in labels.json; one that cannot be read is reported.
+    let labels = root.join("checkpoints/late/labels.json");
+    std::fs::write(&labels, r##"{"#283ca0": "heaven"}"##).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let renamed = json(&get(&server, "/api/models").1);
+    assert!(
+        names(&renamed)
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("heaven")),
+        "{renamed}"
+    );
+    std::fs::write(&labels, r##"{"blue": "heaven"}"##).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let health = json(&get(&server, "/healthz").1);
+    assert_eq!(health["models"], 0, "{health}");
+    let error = health["skipped"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("labels.json") && error.contains("'blue'"),
+        "{error}"
+    );
+    std::fs::remove_file(&labels).unwrap();
+    listed(&["late"]);
+
+    // A run whose generator cannot be read is reported, not served; a deleted run goes.
+    let broken = root.join("checkpoints/broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("latest_net_G.bpk"), b"not weights").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let health = json(&get(&server, "/healthz").1);
+    assert_eq!(health["models"], 1);
+    assert_eq!(health["skipped"][0]["name"], "broken", "{health}");
+    std::fs::remove_dir_all(root.join("checkpoints/late")).unwrap();
+    listed(&[]);
+    let (status, _) = post(&server, "/api/translate?model=late", &png(32, 32));
+    assert_eq!(status, 404);
 }

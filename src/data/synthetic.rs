@@ -28,15 +28,26 @@ struct Shape {
     r: f32,
 }
 
+/// The label colours of the A side, with their names.
+pub const LABELS: [([u8; 3], &str); 5] = [
+    (LABEL_SKY, "sky"),
+    (LABEL_GROUND, "ground"),
+    (LABEL_SPHERE, "sphere"),
+    (LABEL_BOX, "box"),
+    (LABEL_PYRAMID, "pyramid"),
+];
 const LABEL_SKY: [u8; 3] = [40, 60, 160];
 const LABEL_GROUND: [u8; 3] = [120, 80, 40];
+const LABEL_SPHERE: [u8; 3] = [230, 40, 40];
+const LABEL_BOX: [u8; 3] = [40, 200, 70];
+const LABEL_PYRAMID: [u8; 3] = [240, 220, 40];
 
 impl Kind {
     fn label(self) -> [u8; 3] {
         match self {
-            Kind::Sphere => [230, 40, 40],
-            Kind::Box => [40, 200, 70],
-            Kind::Pyramid => [240, 220, 40],
+            Kind::Sphere => LABEL_SPHERE,
+            Kind::Box => LABEL_BOX,
+            Kind::Pyramid => LABEL_PYRAMID,
         }
     }
 }

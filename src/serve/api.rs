@@ -106,10 +106,17 @@ impl IntoResponse for ApiError {
 
 type Shared = State<Arc<AppState>>;
 
+/// Reads the catalog off the async threads: a scan may describe a run that appeared.
+fn catalog<T>(state: &AppState, read: impl FnOnce(&Catalog) -> T) -> T {
+    tokio::task::block_in_place(|| read(&state.catalog))
+}
+
 pub async fn healthz(State(state): Shared) -> Response {
+    let (models, skipped) = catalog(&state, |c| (c.models().len(), c.skipped()));
     Json(serde_json::json!({
         "status": "ok",
-        "models": state.catalog.models().len(),
+        "models": models,
+        "skipped": skipped,
         "pending": state.pending.load(Ordering::SeqCst),
         "batched": state.pool.batched(),
     }))
@@ -117,8 +124,26 @@ pub async fn healthz(State(state): Shared) -> Response {
 }
 
 pub async fn models(State(state): Shared) -> Response {
-    let models: Vec<&ServedModel> = state.catalog.models().iter().map(Arc::as_ref).collect();
+    let models = catalog(&state, Catalog::models);
+    let models: Vec<&ServedModel> = models.iter().map(Arc::as_ref).collect();
     Json(models).into_response()
+}
+
+/// An input of a model's own data, at its canvas size, to open the page with.
+pub async fn example(State(state): Shared, UrlPath(name): UrlPath<String>) -> Response {
+    match catalog(&state, |c| c.get(&name)) {
+        Some(model) => match &model.example {
+            Some(png) => ([(header::CONTENT_TYPE, "image/png")], png.clone()).into_response(),
+            None => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "model '{name}' has no example input (no data of its own to take one from)"
+                ),
+            )
+            .into_response(),
+        },
+        None => ApiError::new(StatusCode::NOT_FOUND, format!("no model '{name}'")).into_response(),
+    }
 }
 
 /// The query of `POST /api/translate`.
@@ -183,13 +208,13 @@ pub async fn translate(
     body: Body,
 ) -> Result<Response, ApiError> {
     let query = TranslateQuery::parse(query)?;
-    let model = state.catalog.get(&query.model).ok_or_else(|| {
+    let model = catalog(&state, |c| c.get(&query.model)).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!(
                 "no model '{}': GET /api/models lists the {} served",
                 query.model,
-                state.catalog.models().len()
+                catalog(&state, |c| c.models().len())
             ),
         )
     })?;

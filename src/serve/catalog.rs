@@ -3,16 +3,20 @@
 //! an epoch; both are looked up here, in what was found on disk, and never joined into a path.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::palette::Palette;
-use crate::checkpoint::{LATEST, WEIGHTS_EXTENSION};
+use image::imageops::FilterType;
+
+use super::palette::{LABELS_FILE, Palette, inputs};
+use crate::checkpoint::{LATEST, OPTIONS_FILE, SavedRun, WEIGHTS_EXTENSION};
 use crate::data::Direction;
+use crate::data::image::encode_png;
 use crate::error::{Error, Result};
 use crate::infer::{GeneratorSource, describe_generator};
-use crate::interop::pretrained::read_record;
+use crate::interop::pretrained::{SIDECAR, read_record};
 use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
 
 /// The largest canvas offered for a generator file without a run (deep U-Nets still take any
@@ -38,6 +42,12 @@ pub struct ServedModel {
     /// The checkpoints that can be asked for, the default first (`latest`, then epochs
     /// newest first); a generator file has none.
     pub epochs: Vec<String>,
+    /// Whether [`ServedModel::example`] holds an input to open the page with.
+    #[serde(rename = "example")]
+    pub has_example: bool,
+    /// An input of the run's own data at the canvas size, as PNG.
+    #[serde(skip)]
+    pub example: Option<Vec<u8>>,
     #[serde(skip)]
     origin: Origin,
     #[serde(skip)]
@@ -83,31 +93,68 @@ impl ServedModel {
     }
 }
 
-/// Every model served, by name.
-#[derive(Debug, Default)]
+/// Every model served, by name: the generator files given, and the runs under the
+/// checkpoints folder, looked for again when a request needs them (at most every
+/// [`RESCAN`]), so that a run started after the server, a new epoch or a deleted run shows
+/// without a restart. A run is described again only when its files changed.
+#[derive(Debug)]
 pub struct Catalog {
+    checkpoints_dir: PathBuf,
+    /// Only these runs; every run when empty (unless files are given).
+    names: Vec<String>,
+    scans_runs: bool,
+    files: Vec<Arc<ServedModel>>,
+    state: Mutex<Scan>,
+}
+
+/// How long a scan of the checkpoints folder stays current.
+pub const RESCAN: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Default)]
+struct Scan {
+    at: Option<Instant>,
+    /// Each run folder found, with what its description was made from.
+    runs: Vec<Found>,
+    /// The files and the runs that could be described, by name.
     models: Vec<Arc<ServedModel>>,
 }
 
-/// A model that was found but could not be offered.
 #[derive(Debug)]
+struct Found {
+    name: String,
+    signature: Signature,
+    described: std::result::Result<Arc<ServedModel>, String>,
+}
+
+/// What a run's description depends on: its checkpoint labels and when the files read for it
+/// were written.
+type Signature = (Vec<String>, Vec<Option<SystemTime>>);
+
+/// A model that was found but could not be offered.
+#[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub name: String,
-    pub error: Error,
+    pub error: String,
 }
 
 impl Catalog {
-    /// The runs under `checkpoints_dir` that `names` lists (all of them when it is empty and
-    /// no `files` are given) and the generator `files`, each named after its file's stem. A
-    /// named run or a file that cannot be served is an error; an unnamed run that cannot is
-    /// skipped and reported.
+    /// The runs under `checkpoints_dir` that `names` lists (all of them, as they come and go,
+    /// when it is empty and no `files` are given) and the generator `files`, each named after
+    /// its file's stem. A named run that is missing or a file that cannot be served is an error
+    /// here; a run that cannot be served is skipped (see [`Catalog::skipped`]).
     pub fn discover(
         checkpoints_dir: &Path,
         names: &[String],
         files: &[PathBuf],
-    ) -> Result<(Catalog, Vec<Skipped>)> {
-        let mut catalog = Catalog::default();
-        let mut skipped = Vec::new();
+    ) -> Result<Catalog> {
+        let mut served: Vec<Arc<ServedModel>> = Vec::new();
+        for file in files {
+            let model = describe_file(file)?;
+            if served.iter().any(|m| m.name == model.name) {
+                return Err(duplicate(&model.name));
+            }
+            served.push(Arc::new(model));
+        }
         let runs = list_runs(checkpoints_dir);
         for name in names {
             let Some(dir) = runs
@@ -118,48 +165,125 @@ impl Catalog {
                     path: checkpoints_dir.join(name),
                 });
             };
-            catalog.add(describe_run(name, dir)?)?;
-        }
-        if names.is_empty() && files.is_empty() {
-            for dir in &runs {
-                let name = dir.file_name().unwrap_or_default().to_string_lossy();
-                match describe_run(&name, dir) {
-                    Ok(model) => catalog.add(model)?,
-                    Err(error) => skipped.push(Skipped {
-                        name: name.into_owned(),
-                        error,
-                    }),
-                }
+            describe_run(name, dir)?;
+            if served.iter().any(|m| m.name == *name) {
+                return Err(duplicate(name));
             }
         }
-        for file in files {
-            catalog.add(describe_file(file)?)?;
+        let catalog = Catalog {
+            checkpoints_dir: checkpoints_dir.to_path_buf(),
+            names: names.to_vec(),
+            scans_runs: !names.is_empty() || files.is_empty(),
+            files: served,
+            state: Mutex::default(),
+        };
+        drop(catalog.current());
+        Ok(catalog)
+    }
+
+    /// The models served now, by name.
+    pub fn models(&self) -> Vec<Arc<ServedModel>> {
+        self.current().models.clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<ServedModel>> {
+        self.current()
+            .models
+            .iter()
+            .find(|m| m.name == name)
+            .cloned()
+    }
+
+    /// The runs found that cannot be served, and why.
+    pub fn skipped(&self) -> Vec<Skipped> {
+        self.current()
+            .runs
+            .iter()
+            .filter_map(|found| {
+                let error = found.described.as_ref().err()?;
+                Some(Skipped {
+                    name: found.name.clone(),
+                    error: error.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The scan, made again when it is older than [`RESCAN`].
+    fn current(&self) -> MutexGuard<'_, Scan> {
+        let mut scan = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if scan.at.is_some_and(|at| at.elapsed() < RESCAN) {
+            return scan;
         }
-        Ok((catalog, skipped))
-    }
-
-    fn add(&mut self, model: ServedModel) -> Result<()> {
-        if self.get(&model.name).is_some() {
-            return Err(Error::InvalidOption {
-                option: "checkpoint",
-                reason: format!(
-                    "two models would be named '{}': rename one of the files",
-                    model.name
-                ),
-            });
+        let dirs = if self.scans_runs {
+            list_runs(&self.checkpoints_dir)
+        } else {
+            Vec::new()
+        };
+        let mut previous = std::mem::take(&mut scan.runs);
+        for dir in dirs {
+            let name = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if !self.names.is_empty() && !self.names.contains(&name) {
+                continue;
+            }
+            let signature = signature(&dir);
+            let kept = previous
+                .iter()
+                .position(|found| found.name == name && found.signature == signature);
+            let found = match kept {
+                Some(index) => previous.swap_remove(index),
+                None => {
+                    let described = if self.files.iter().any(|m| m.name == name) {
+                        Err(duplicate(&name).to_string())
+                    } else {
+                        describe_run(&name, &dir)
+                            .map(Arc::new)
+                            .map_err(|e| e.to_string())
+                    };
+                    Found {
+                        name,
+                        signature,
+                        described,
+                    }
+                }
+            };
+            scan.runs.push(found);
         }
-        self.models.push(Arc::new(model));
-        self.models.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(())
+        let mut models: Vec<Arc<ServedModel>> = self.files.clone();
+        models.extend(scan.runs.iter().filter_map(|f| f.described.clone().ok()));
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        scan.models = models;
+        scan.at = Some(Instant::now());
+        scan
     }
+}
 
-    pub fn get(&self, name: &str) -> Option<&Arc<ServedModel>> {
-        self.models.iter().find(|m| m.name == name)
+fn duplicate(name: &str) -> Error {
+    Error::InvalidOption {
+        option: "checkpoint",
+        reason: format!("two models would be named '{name}': rename one of the files"),
     }
+}
 
-    pub fn models(&self) -> &[Arc<ServedModel>] {
-        &self.models
-    }
+/// What [`describe_run`] reads in `dir`, for [`Catalog::current`] to tell a changed run.
+fn signature(dir: &Path) -> Signature {
+    let epochs = epochs(dir);
+    let first = epochs.first().map(String::as_str).unwrap_or(LATEST);
+    let written = [
+        OPTIONS_FILE.to_string(),
+        SIDECAR.to_string(),
+        LABELS_FILE.to_string(),
+        format!("{first}_net_G.{WEIGHTS_EXTENSION}"),
+        format!("{first}_net_G.pth"),
+    ]
+    .iter()
+    .map(|file| dir.join(file).metadata().and_then(|m| m.modified()).ok())
+    .collect();
+    (epochs, written)
 }
 
 /// The folders directly under `checkpoints_dir` that hold a generator checkpoint, by name.
@@ -215,19 +339,35 @@ fn describe_run(name: &str, dir: &Path) -> Result<ServedModel> {
         epoch: epochs.first().cloned().unwrap_or_else(|| LATEST.into()),
     };
     let (options, run) = describe_generator(&source, &ModelOverrides::default())?;
-    let (size, direction, palette) = match &run {
-        Some(run) => (
-            run.data.crop_size,
-            Some(run.data.direction),
-            Palette::of_run(run),
-        ),
-        None => (
-            natural_size(&options),
-            read_record(dir).map(|record| record.direction),
-            Palette::Free,
-        ),
+    let (size, direction, palette, example) = match &run {
+        Some(run) => {
+            let palette = Palette::of_run(run, dir)?;
+            let example = example(run, &palette);
+            (
+                run.data.crop_size,
+                Some(run.data.direction),
+                palette,
+                example,
+            )
+        }
+        None => {
+            let record = read_record(dir);
+            // The official facades model takes label maps (its B side).
+            let facades = record
+                .as_ref()
+                .map_or(name.starts_with("facades_label2photo"), |r| {
+                    r.dataset == "facades" && r.direction == Direction::BtoA
+                });
+            let palette = if facades {
+                Palette::facades()
+            } else {
+                Palette::Free
+            };
+            let direction = record.map(|record| record.direction);
+            (natural_size(&options), direction, palette, None)
+        }
     };
-    Ok(served(
+    let mut model = served(
         name.to_string(),
         options,
         size,
@@ -235,7 +375,28 @@ fn describe_run(name: &str, dir: &Path) -> Result<ServedModel> {
         palette,
         epochs,
         Origin::Run(dir.to_path_buf()),
-    ))
+    );
+    model.has_example = example.is_some();
+    model.example = example;
+    Ok(model)
+}
+
+/// An input of `run`'s own data for the page to open with: the first of its test phase (else
+/// of the phase it trained on), scaled to the canvas, as PNG. Label and edge maps are scaled
+/// without blending, so that they keep their colours.
+fn example(run: &SavedRun, palette: &Palette) -> Option<Vec<u8>> {
+    let input = inputs(run, "test", 1)
+        .into_iter()
+        .chain(inputs(run, &run.data.phase, 1))
+        .next()?;
+    let side = u32::try_from(run.data.crop_size).ok()?;
+    let filter = match palette {
+        Palette::Free => FilterType::CatmullRom,
+        Palette::Labels { .. } | Palette::Edges => FilterType::Nearest,
+    };
+    Some(encode_png(&image::imageops::resize(
+        &input, side, side, filter,
+    )))
 }
 
 fn describe_file(file: &Path) -> Result<ServedModel> {
@@ -279,6 +440,8 @@ fn served(
         direction,
         palette,
         epochs,
+        has_example: false,
+        example: None,
         origin,
         options,
     }

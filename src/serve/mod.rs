@@ -118,6 +118,7 @@ const APP_JS: &str = include_str!("assets/app.js");
 const DASHBOARD_JS: &str = include_str!("assets/dashboard.js");
 const COMMON_JS: &str = include_str!("assets/common.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
 /// Runs a server over `catalog` until `shutdown` completes (the CLI passes Ctrl-C and SIGTERM):
 /// then it stops accepting, lets running requests finish (within the grace time) and returns.
@@ -204,8 +205,11 @@ fn router(state: Arc<AppState>) -> Router {
             get(asset(COMMON_JS, "text/javascript")),
         )
         .route("/assets/style.css", get(asset(STYLE_CSS, "text/css")))
+        .route("/favicon.svg", get(asset(FAVICON_SVG, "image/svg+xml")))
+        .route("/favicon.ico", get(asset(FAVICON_SVG, "image/svg+xml")))
         .route("/healthz", get(api::healthz))
         .route("/api/models", get(api::models))
+        .route("/api/models/{name}/example", get(api::example))
         .route("/api/translate", post(api::translate))
         .route("/api/runs", get(api::run_list))
         .route("/api/runs/{name}", get(api::run_data))

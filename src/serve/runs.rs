@@ -1,14 +1,18 @@
-//! The training dashboard's data: for each run folder under the checkpoints folder, its loss
-//! chart (from loss_log.jsonl, re-read on every request, so it follows a run while it trains and
-//! when a resumed run cuts the log back) and its latest sample images (web/images).
+//! The training dashboard's data: for each run folder under the checkpoints folder, where it
+//! stands (epoch, training or not, time left), its loss chart (from loss_log.jsonl, re-read on
+//! every request, so it follows a run while it trains and when a resumed run cuts the log back)
+//! and its latest sample images (web/images).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::checkpoint::{LOSS_LOG, OPTIONS_FILE};
+use crate::checkpoint::{Checkpoints, LATEST, LOSS_LOG, OPTIONS_FILE};
 use crate::report::loss_chart_svg;
-use crate::train::read_loss_log;
+use crate::train::{LossLogLine, RunOptions, TrainState, read_loss_log};
 
 /// How many epochs of samples the dashboard shows, newest first.
 const SAMPLE_EPOCHS: usize = 3;
@@ -19,6 +23,9 @@ pub struct Runs {
     checkpoints_dir: PathBuf,
     /// Only these runs, when the server was given names.
     only: Vec<String>,
+    /// For each run seen training: when, and how many images it had trained then (its speed
+    /// for the time left).
+    seen: Mutex<HashMap<String, (Instant, usize)>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,6 +36,33 @@ pub struct RunPage {
     /// Log lines drawn.
     pub points: usize,
     pub samples: Vec<Samples>,
+    /// Where training stands, when the run's options can be read.
+    pub progress: Option<Progress>,
+}
+
+/// Where a run's training stands.
+#[derive(Debug, Serialize)]
+pub struct Progress {
+    pub state: RunState,
+    /// The epoch in progress (the last one when finished), of `last_epoch`.
+    pub epoch: usize,
+    pub last_epoch: usize,
+    /// Images of that epoch trained, of `epoch_images` (known once an epoch has ended).
+    pub position: usize,
+    pub epoch_images: Option<usize>,
+    /// Estimated from the speed seen while the server watched it train.
+    pub seconds_left: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// A process is training it now.
+    Training,
+    /// Not training, and epochs are left: `--continue_train` resumes it.
+    Stopped,
+    /// Every epoch of its schedule is trained.
+    Finished,
 }
 
 /// One epoch's sample images: (caption, file name).
@@ -43,6 +77,7 @@ impl Runs {
         Self {
             checkpoints_dir: checkpoints_dir.to_path_buf(),
             only: only.to_vec(),
+            seen: Mutex::default(),
         }
     }
 
@@ -96,7 +131,76 @@ impl Runs {
             chart: loss_chart_svg(&lines),
             points: lines.len(),
             samples,
+            progress: self.progress(name, &dir, &lines),
         })
+    }
+
+    /// Where the run in `dir` stands: its schedule from train_opt.json, its position from the
+    /// newest of its saved state and its loss log, and whether a process holds it.
+    fn progress(&self, name: &str, dir: &Path, lines: &[LossLogLine]) -> Option<Progress> {
+        let checkpoints = Checkpoints::new(dir);
+        let options: RunOptions = checkpoints.load_options().ok()?;
+        let last_epoch = options.train.last_epoch();
+        let saved: Option<TrainState> = checkpoints.load_state(LATEST).ok();
+        let (mut epoch, mut position, total) = saved
+            .as_ref()
+            .map_or((options.train.epoch_count, 0, 0), |s| {
+                (s.epoch, s.position, s.total_iters)
+            });
+        if let Some(line) = lines.last().filter(|line| line.total_iters > total) {
+            (epoch, position) = (line.epoch, line.epoch_iter);
+        }
+        let total = total.max(lines.last().map_or(0, |line| line.total_iters));
+        // An epoch's last line is logged at its end, with the epoch's size as its position.
+        let epoch_images = lines
+            .iter()
+            .filter(|line| line.epoch < epoch)
+            .map(|line| line.epoch_iter)
+            .max();
+        if epoch_images == Some(position) {
+            (epoch, position) = (epoch + 1, 0);
+        }
+        let training = checkpoints.in_training();
+        let state = if training {
+            RunState::Training
+        } else if epoch > last_epoch {
+            RunState::Finished
+        } else {
+            RunState::Stopped
+        };
+        let seconds_left = self.speed(name, training, total).and_then(|per_second| {
+            let size = epoch_images?;
+            let left = (last_epoch + 1).saturating_sub(epoch) * size - position.min(size);
+            Some(left as f64 / per_second)
+        });
+        Some(Progress {
+            state,
+            epoch: epoch.min(last_epoch),
+            last_epoch,
+            position,
+            epoch_images,
+            seconds_left,
+        })
+    }
+
+    /// Images a second the run `name` has trained since the server first saw it training at
+    /// `total` images (none until it has moved on).
+    fn speed(&self, name: &str, training: bool, total: usize) -> Option<f64> {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if !training {
+            seen.remove(name);
+            return None;
+        }
+        let (since, first) = *seen
+            .entry(name.to_string())
+            .and_modify(|(at, first)| {
+                if total < *first {
+                    (*at, *first) = (Instant::now(), total);
+                }
+            })
+            .or_insert((Instant::now(), total));
+        let seconds = since.elapsed().as_secs_f64();
+        (total > first && seconds > 0.0).then(|| (total - first) as f64 / seconds)
     }
 
     /// The bytes of sample image `file` of run `name`, when the folder lists it.

@@ -5,34 +5,43 @@ const $ = (id) => document.getElementById(id);
 const canvas = $("input");
 const context = canvas.getContext("2d", { willReadFrequently: true });
 const UNDO_DEPTH = 30;
+// A translation that takes longer is given up (the server's own limit is longer still).
+const TIMEOUT_MS = 120000;
 
 let models = [];
 let model = null;
-let colour = "#000000";
-let background = "#ffffff";
+let colour = [0, 0, 0];
+let background = [255, 255, 255];
 let erasing = false;
 let undo = [];
 let stroke = null;
 let outputUrl = null;
-let translating = false;
+// The translation in flight: its AbortController.
+let inFlight = null;
 
 const hex = ([r, g, b]) => "#" + [r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("");
+const rgb = (text) => [1, 3, 5].map((i) => parseInt(text.slice(i, i + 2), 16));
+const live = () => $("live").checked;
 
 function snapshot() {
   undo.push(context.getImageData(0, 0, canvas.width, canvas.height));
   if (undo.length > UNDO_DEPTH) undo.shift();
 }
 
-function fill(style) {
-  context.fillStyle = style;
+function fill(colour) {
+  context.fillStyle = hex(colour);
   context.fillRect(0, 0, canvas.width, canvas.height);
 }
 
-function choose(newColour, button) {
+function choose(newColour, button, name) {
   colour = newColour;
-  $("color").value = newColour;
+  $("color").value = hex(newColour);
   setEraser(false);
-  document.querySelectorAll("#palette button").forEach((b) => b.classList.toggle("chosen", b === button));
+  document.querySelectorAll("#palette button").forEach((b) => {
+    b.classList.toggle("chosen", b === button);
+    b.setAttribute("aria-pressed", String(b === button));
+  });
+  $("label").textContent = name ? `Painting: ${name}` : "";
 }
 
 function setEraser(on) {
@@ -40,37 +49,77 @@ function setEraser(on) {
   $("eraser").setAttribute("aria-pressed", String(on));
 }
 
-// The canvas takes the model's input size and the colours of its training inputs.
-function selectModel(name) {
+// The output no longer shows the translation of what is on the canvas (or nothing was
+// translated yet).
+function clearOutput() {
+  if (outputUrl) URL.revokeObjectURL(outputUrl);
+  outputUrl = null;
+  $("output").removeAttribute("src");
+  $("download").hidden = true;
+  $("placeholder").hidden = false;
+}
+
+// The canvas takes the model's input size and the colours of its training inputs, then the
+// model's example input when it has one.
+async function selectModel(name) {
   model = models.find((m) => m.name === name) || null;
   if (!model) return;
+  cancel();
+  clearOutput();
   const side = model.size;
   canvas.width = side;
   canvas.height = side;
   const palette = $("palette");
   palette.replaceChildren();
-  if (model.palette.kind === "labels") {
-    background = hex(model.palette.colours[0]);
-    model.palette.colours.forEach((c) => {
+  const kind = model.palette.kind;
+  if (kind === "labels") {
+    const { colours, names } = model.palette;
+    background = colours[0];
+    colours.forEach((c, i) => {
+      const label = names[i] || `label ${i + 1}`;
       const button = document.createElement("button");
       button.type = "button";
       button.style.background = hex(c);
-      button.title = hex(c);
-      button.addEventListener("click", () => choose(hex(c), button));
+      button.title = `${label} (${hex(c)})`;
+      button.setAttribute("aria-label", label);
+      button.addEventListener("click", () => choose(c, button, label));
       palette.append(button);
     });
-    choose(hex(model.palette.colours[1] || model.palette.colours[0]), palette.children[1] || palette.children[0]);
+    const first = colours.length > 1 ? 1 : 0;
+    choose(colours[first], palette.children[first], names[first] || `label ${first + 1}`);
   } else {
-    background = "#ffffff";
-    choose("#000000", null);
+    background = [255, 255, 255];
+    choose([0, 0, 0], null, kind === "edges" ? "black lines on white" : "");
   }
-  undo = [];
-  fill(background);
+  $("free-colour").hidden = kind !== "free";
+  $("upload-text").textContent = { labels: "Upload a label map", edges: "Upload an edge map", free: "Upload an image" }[kind];
+  showEpochs();
   const dashboard = $("dashboard");
   dashboard.hidden = model.epochs.length === 0;
   dashboard.href = `/runs/${encodeURIComponent(model.name)}`;
+  undo = [];
+  fill(background);
   status(`${model.name}: ${model.netG}, ${model.input_nc} to ${model.output_nc} channels, ${side}x${side}` +
     (model.direction ? `, ${model.direction}` : ""));
+  if (model.example) {
+    try {
+      const blob = await (await api(`/api/models/${encodeURIComponent(model.name)}/example`)).blob();
+      if (model.name !== name) return;
+      await place(blob, "an example from the run's data", false);
+      translate();
+    } catch (error) {
+      status(`no example input: ${error.message}`, true);
+    }
+  }
+}
+
+// The model's checkpoints in the picker, keeping the one chosen while it exists.
+function showEpochs() {
+  const select = $("epoch");
+  const chosen = select.value;
+  select.replaceChildren(...model.epochs.map((e) => new Option(e === "latest" ? "latest" : `epoch ${e}`, e)));
+  if (model.epochs.includes(chosen)) select.value = chosen;
+  $("epoch-choice").hidden = model.epochs.length === 0;
 }
 
 function point(event) {
@@ -78,32 +127,49 @@ function point(event) {
   return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
 }
 
-function draw(from, to) {
-  context.strokeStyle = erasing ? background : colour;
-  context.lineWidth = Number($("brush").value) * canvas.width / 256;
-  context.lineCap = "round";
-  context.lineJoin = "round";
-  context.beginPath();
-  context.moveTo(...from);
-  context.lineTo(...to);
-  context.stroke();
+// Paints the segment from -> to with round ends in exactly the chosen colour: no smoothed
+// edges, whose blends would be other labels (or none) to the model.
+function paint(from, to) {
+  const [r, g, b] = erasing ? background : colour;
+  const radius = Math.max(0.5, Number($("brush").value) * canvas.width / 512);
+  const x0 = Math.max(0, Math.floor(Math.min(from[0], to[0]) - radius));
+  const y0 = Math.max(0, Math.floor(Math.min(from[1], to[1]) - radius));
+  const x1 = Math.min(canvas.width, Math.ceil(Math.max(from[0], to[0]) + radius) + 1);
+  const y1 = Math.min(canvas.height, Math.ceil(Math.max(from[1], to[1]) + radius) + 1);
+  if (x1 <= x0 || y1 <= y0) return;
+  const region = context.getImageData(x0, y0, x1 - x0, y1 - y0);
+  const d = region.data;
+  const [dx, dy] = [to[0] - from[0], to[1] - from[1]];
+  const length2 = dx * dx + dy * dy;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const [px, py] = [x + 0.5 - from[0], y + 0.5 - from[1]];
+      const t = length2 > 0 ? Math.min(1, Math.max(0, (px * dx + py * dy) / length2)) : 0;
+      const [ex, ey] = [px - t * dx, py - t * dy];
+      if (ex * ex + ey * ey > radius * radius) continue;
+      const i = ((y - y0) * (x1 - x0) + (x - x0)) * 4;
+      d[i] = r; d[i + 1] = g; d[i + 2] = b; d[i + 3] = 255;
+    }
+  }
+  context.putImageData(region, x0, y0);
 }
 
 canvas.addEventListener("pointerdown", (event) => {
   canvas.setPointerCapture(event.pointerId);
   snapshot();
   stroke = point(event);
-  draw(stroke, stroke);
+  paint(stroke, stroke);
 });
 canvas.addEventListener("pointermove", (event) => {
   if (!stroke) return;
   const next = point(event);
-  draw(stroke, next);
+  paint(stroke, next);
   stroke = next;
 });
-// The browser smooths a stroke's edges with blends of two colours, which are no label of the
-// task: for label maps every pixel goes to its nearest label colour, for edge maps to black or
-// white, so that the model sees only what it was trained on.
+
+// An uploaded image's scaling blends colours, which are no label of the task: for label maps
+// every pixel goes to its nearest label colour, for edge maps to black or white, so that the
+// model sees only what it was trained on.
 function snap() {
   if (!model || model.palette.kind === "free") return;
   const image = context.getImageData(0, 0, canvas.width, canvas.height);
@@ -127,84 +193,150 @@ function snap() {
   context.putImageData(image, 0, 0);
 }
 
+// The canvas changed: the output no longer matches it, unless Live translates it again.
+function changed() {
+  if (live()) translate();
+}
+
 const endStroke = () => {
   if (!stroke) return;
   stroke = null;
-  snap();
-  if ($("live").checked) translate();
+  changed();
 };
 canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
 
 $("eraser").addEventListener("click", () => setEraser(!erasing));
-$("undo").addEventListener("click", () => { const last = undo.pop(); if (last) context.putImageData(last, 0, 0); });
-$("clear").addEventListener("click", () => { snapshot(); fill(background); });
-$("color").addEventListener("input", (event) => choose(event.target.value, null));
+$("undo").addEventListener("click", () => {
+  const last = undo.pop();
+  if (!last) return;
+  context.putImageData(last, 0, 0);
+  changed();
+});
+$("clear").addEventListener("click", () => { snapshot(); fill(background); changed(); });
+$("color").addEventListener("input", (event) => choose(rgb(event.target.value), null, ""));
 $("model").addEventListener("change", (event) => selectModel(event.target.value));
+$("epoch").addEventListener("change", changed);
+$("eval").addEventListener("change", changed);
 
-// A photo is scaled to cover the canvas and cropped at its centre.
-async function place(file) {
+// An image is scaled to cover the canvas and cropped at its centre.
+async function place(file, name, undoable = true) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.max(canvas.width / bitmap.width, canvas.height / bitmap.height);
+  const [w, h] = [bitmap.width * scale, bitmap.height * scale];
+  if (undoable) snapshot();
+  context.drawImage(bitmap, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+  snap();
+  status(`placed ${name} (${bitmap.width}x${bitmap.height})`);
+}
+
+async function upload(file) {
   if (!file || !file.type.startsWith("image/")) { status("not an image file", true); return; }
   try {
-    const bitmap = await createImageBitmap(file);
-    const scale = Math.max(canvas.width / bitmap.width, canvas.height / bitmap.height);
-    const [w, h] = [bitmap.width * scale, bitmap.height * scale];
-    snapshot();
-    context.drawImage(bitmap, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
-    snap();
-    status(`placed ${file.name} (${bitmap.width}x${bitmap.height})`);
-    if ($("live").checked) translate();
+    await place(file, file.name);
+    changed();
   } catch (error) {
     status(`cannot read ${file.name}: ${error.message}`, true);
   }
 }
-$("upload").addEventListener("change", (event) => place(event.target.files[0]));
+$("upload").addEventListener("change", (event) => upload(event.target.files[0]));
 canvas.addEventListener("dragover", (event) => { event.preventDefault(); canvas.classList.add("dragging"); });
 canvas.addEventListener("dragleave", () => canvas.classList.remove("dragging"));
 canvas.addEventListener("drop", (event) => {
   event.preventDefault();
   canvas.classList.remove("dragging");
-  place(event.dataTransfer.files[0]);
+  upload(event.dataTransfer.files[0]);
 });
 
+function cancel() {
+  if (inFlight) inFlight.abort("cancelled");
+}
+$("cancel").addEventListener("click", cancel);
+
+// One translation at a time: a new one (Live, a click) replaces the one in flight.
 async function translate() {
-  if (!model || translating) return;
-  translating = true;
-  $("translate").disabled = true;
-  status("translating...");
+  if (!model) return;
+  cancel();
+  const controller = new AbortController();
+  inFlight = controller;
+  const timer = setTimeout(() => controller.abort("timeout"), TIMEOUT_MS);
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  const ticker = setInterval(() => status(`translating with ${model.name}... ${seconds()} s`), 250);
+  $("cancel").hidden = false;
+  status(`translating with ${model.name}...`);
+  const name = model.name;
   try {
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-    const query = new URLSearchParams({ model: model.name, eval: String($("eval").checked), seed: $("seed").value || "0" });
-    const started = performance.now();
-    const response = await api(`/api/translate?${query}`, { method: "POST", body: blob, headers: { "Content-Type": "image/png" } });
+    const query = new URLSearchParams({ model: name, eval: String($("eval").checked), seed: $("seed").value || "0" });
+    const epoch = $("epoch").value;
+    if (epoch && epoch !== model.epochs[0]) query.set("epoch", epoch);
+    const response = await api(`/api/translate?${query}`, {
+      method: "POST", body: blob, headers: { "Content-Type": "image/png" }, signal: controller.signal,
+    });
     const result = await response.blob();
-    if (outputUrl) URL.revokeObjectURL(outputUrl);
+    clearOutput();
     outputUrl = URL.createObjectURL(result);
     $("output").src = outputUrl;
+    $("placeholder").hidden = true;
     const download = $("download");
     download.href = outputUrl;
-    download.download = `${model.name}.png`;
+    download.download = `${name}.png`;
     download.hidden = false;
-    status(`translated with ${model.name} in ${Math.round(performance.now() - started)} ms`);
+    status(`translated with ${name} in ${Math.round(performance.now() - started)} ms`);
   } catch (error) {
-    status(error.message, true);
+    if (inFlight !== controller) return;
+    clearOutput();
+    const why = controller.signal.reason;
+    if (why === "cancelled") {
+      status("translation cancelled");
+    } else if (why === "timeout") {
+      status(`no answer from the server in ${TIMEOUT_MS / 1000} s: try again, or check that pix2pix serve still runs`, true);
+    } else if (error instanceof TypeError) {
+      status(`the server cannot be reached (${error.message}): is pix2pix serve still running?`, true);
+    } else {
+      status(`translation failed: ${error.message}`, true);
+    }
   } finally {
-    translating = false;
-    $("translate").disabled = false;
+    clearTimeout(timer);
+    clearInterval(ticker);
+    if (inFlight === controller) {
+      inFlight = null;
+      $("cancel").hidden = true;
+    }
   }
 }
 $("translate").addEventListener("click", translate);
 
-async function start() {
+// The model list follows the server's: runs started after the page was opened appear.
+async function refreshModels() {
+  let listed;
   try {
-    models = await (await api("/api/models")).json();
+    listed = await (await api("/api/models")).json();
   } catch (error) {
-    status(error.message, true);
+    status(`cannot list the models: ${error.message}`, true);
     return;
   }
+  const names = (list) => list.map((m) => `${m.name}:${m.epochs.join()}`).join("|");
+  if (names(listed) === names(models)) return;
+  const current = model ? model.name : null;
+  models = listed;
   const select = $("model");
-  models.forEach((m) => select.append(new Option(m.name, m.name)));
-  if (models.length === 0) { status("no models are served", true); return; }
-  selectModel(models[0].name);
+  select.replaceChildren(...models.map((m) => new Option(m.name, m.name)));
+  if (models.length === 0) {
+    model = null;
+    status("no models are served yet: a run appears here once training saves its first checkpoint", true);
+    return;
+  }
+  const kept = models.find((m) => m.name === current);
+  if (kept) {
+    select.value = current;
+    model = kept;
+    showEpochs();
+  } else {
+    await selectModel(models[0].name);
+  }
 }
-start();
+
+refreshModels();
+setInterval(refreshModels, 5000);
