@@ -444,7 +444,10 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
         ),
         // serve: models that are not there or not generators, limits and addresses that
         // cannot work. None of these may start a server.
-        (args(&["serve", "--checkpoints_dir", "nowhere"]), "nowhere"),
+        (
+            args(&["serve", "--checkpoints_dir", "nowhere"]),
+            "nowhere does not exist (check --checkpoints_dir",
+        ),
         (args(&["serve", "--name", "missing"]), "missing"),
         (
             args(&["serve", "--checkpoint", "garbage.pth"]),

@@ -305,6 +305,13 @@ fn the_page_draws_translates_uploads_and_charts_a_run() {
         click(&client, "button#translate").await;
         let second = until(&client, &after(&output), 60).await;
         assert_eq!((&second[0], &second[1]), (&json!(32), &json!(32)));
+        // Live: Clear (and Undo) translate again, so that the output follows the canvas.
+        click(&client, "input#live").await;
+        click(&client, "button#clear").await;
+        let cleared = until(&client, &after(&second), 60).await;
+        click(&client, "button#undo").await;
+        until(&client, &after(&cleared), 60).await;
+        click(&client, "input#live").await;
         screenshot(&client, "serve-page.png").await;
 
         // A run trained while the page is open appears in its picker.

@@ -660,7 +660,8 @@ fn concurrent_requests_in_test_mode_each_follow_their_own_seed() {
 fn runs_that_appear_change_and_go_are_served_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    // No run yet, not even the checkpoints folder: the server starts and serves none.
+    // No run yet: the server starts on the empty checkpoints folder and serves none.
+    std::fs::create_dir(root.join("checkpoints")).unwrap();
     let server = Server::start(root, &[]);
     assert_eq!(json(&get(&server, "/api/models").1), serde_json::json!([]));
     let listed = |wanted: &[&str]| {

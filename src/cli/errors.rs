@@ -101,6 +101,10 @@ fn hint(error: &Error, command: &str) -> Option<String> {
         Error::MissingDataFolder { .. } if reads_dataset => {
             "check --dataroot and --phase: expected <dataroot>/<phase>/ with A|B images"
         }
+        Error::MissingDataFolder { .. } if command == "serve" => {
+            "check --checkpoints_dir; to serve runs not trained yet, create the folder and train \
+             into it"
+        }
         Error::EmptyDataFolder { .. } if reads_dataset => "put the A|B side-by-side images there",
         Error::BadImage { .. } if reads_dataset => {
             "fix or remove the file; training and testing can skip such files with --skip_bad"

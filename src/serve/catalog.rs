@@ -140,8 +140,9 @@ pub struct Skipped {
 impl Catalog {
     /// The runs under `checkpoints_dir` that `names` lists (all of them, as they come and go,
     /// when it is empty and no `files` are given) and the generator `files`, each named after
-    /// its file's stem. A named run that is missing or a file that cannot be served is an error
-    /// here; a run that cannot be served is skipped (see [`Catalog::skipped`]).
+    /// its file's stem. A missing checkpoints folder (where runs are looked for), a named run
+    /// that is missing or a file that cannot be served is an error here; a run that cannot be
+    /// served is skipped (see [`Catalog::skipped`]).
     pub fn discover(
         checkpoints_dir: &Path,
         names: &[String],
@@ -154,6 +155,14 @@ impl Catalog {
                 return Err(duplicate(&model.name));
             }
             served.push(Arc::new(model));
+        }
+        let scans_runs = !names.is_empty() || files.is_empty();
+        // A folder that is not there is a typo more often than a run to come: an empty one is
+        // served, and training fills it.
+        if scans_runs && !checkpoints_dir.is_dir() {
+            return Err(Error::MissingDataFolder {
+                path: checkpoints_dir.to_path_buf(),
+            });
         }
         let runs = list_runs(checkpoints_dir);
         for name in names {
@@ -173,7 +182,7 @@ impl Catalog {
         let catalog = Catalog {
             checkpoints_dir: checkpoints_dir.to_path_buf(),
             names: names.to_vec(),
-            scans_runs: !names.is_empty() || files.is_empty(),
+            scans_runs,
             files: served,
             state: Mutex::default(),
         };
