@@ -312,23 +312,7 @@ fn split_is_reproducible_and_check_finds_what_would_fail() {
     )
     .unwrap();
     solid(&dir.join("s1/train"), "odd.png", 33, 32, [0; 3]);
-    let report = fails_with(
-        pix2pix(
-            &[
-                "data",
-                "check",
-                "s1",
-                "--netG",
-                "unet_32",
-                "--load_size",
-                "32",
-                "--crop_size",
-                "32",
-            ],
-            dir,
-        ),
-        &["unreadable", "broken.png", "odd width"],
-    );
+    let report = fails_with(tiny("s1"), &["unreadable", "broken.png", "odd width"]);
     assert!(report.contains("train: 16 images"), "{report}");
 }
 

@@ -39,6 +39,12 @@ fn get_bytes(server: &Server, path: &str) -> (u16, Vec<u8>) {
     (status, response.body_mut().read_to_vec().unwrap())
 }
 
+/// The names of `GET /api/models`' answer.
+fn names(models: &serde_json::Value) -> Vec<&str> {
+    let models = models.as_array().unwrap();
+    models.iter().map(|m| m["name"].as_str().unwrap()).collect()
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -505,13 +511,7 @@ fn official_layout_runs_and_generator_files_are_served() {
     );
     let (_, models) = get(&server, "/api/models");
     let models = json(&models);
-    let names: Vec<&str> = models
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["g", "tiny_pretrained"]);
+    assert_eq!(names(&models), ["g", "tiny_pretrained"]);
     // A bare generator: the architecture's natural size, no epochs.
     assert_eq!(models[0]["size"].as_u64(), Some(32));
     assert_eq!(models[0]["epochs"], serde_json::json!([]));
@@ -668,16 +668,10 @@ fn runs_that_appear_change_and_go_are_served_without_a_restart() {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let models = json(&get(&server, "/api/models").1);
-            let names: Vec<&str> = models
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["name"].as_str().unwrap())
-                .collect();
-            if names == wanted {
+            if names(&models) == wanted {
                 return models;
             }
-            assert!(Instant::now() < deadline, "{names:?}, not {wanted:?}");
+            assert!(Instant::now() < deadline, "{models}, not {wanted:?}");
             std::thread::sleep(Duration::from_millis(100));
         }
     };
@@ -695,9 +689,9 @@ fn runs_that_appear_change_and_go_are_served_without_a_restart() {
     let example = image::load_from_memory(&example).unwrap();
     assert_eq!((example.width(), example.height()), (32, 32));
     assert_eq!(get(&server, "/api/models/nope/example").0, 404);
-    let names = |models: &serde_json::Value| models[0]["palette"]["names"].clone();
+    let labels_of = |models: &serde_json::Value| models[0]["palette"]["names"].clone();
     assert!(
-        names(&models)
+        labels_of(&models)
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("sky")),
@@ -709,7 +703,7 @@ fn runs_that_appear_change_and_go_are_served_without_a_restart() {
     std::thread::sleep(Duration::from_millis(600));
     let renamed = json(&get(&server, "/api/models").1);
     assert!(
-        names(&renamed)
+        labels_of(&renamed)
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("heaven")),
