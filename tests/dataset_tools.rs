@@ -419,7 +419,7 @@ fn download_failures_are_one_line_and_leave_nothing_behind() {
     assert!(!dir.join("datasets/facades").exists());
     assert!(!dir.join("datasets/facades.tar.gz.part").exists());
 
-    // Nothing listening: the error names the URL.
+    // Nothing listening: the error names the URL, the network and --base-url.
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -427,7 +427,11 @@ fn download_failures_are_one_line_and_leave_nothing_behind() {
     let url = format!("http://{closed}");
     let message = fails_with(
         pix2pix(&["data", "download", "maps", "--base-url", &url], dir),
-        &[&format!("{url}/maps.tar.gz")],
+        &[
+            &format!("{url}/maps.tar.gz"),
+            "check the network connection",
+            "--base-url",
+        ],
     );
     assert_eq!(message.trim().lines().count(), 1, "{message}");
     fails_with(

@@ -196,11 +196,5 @@ mod tests {
         assert!(message(&unwritable(), "data edges").ends_with("with --out)"));
         let context = unwritable().context("--continue_train");
         assert!(message(&context, "train").starts_with("--continue_train: cannot write x/y"));
-        assert!(message(&unwritable(), "pretrained download").ends_with("with --checkpoints_dir)"));
-        let offline = anyhow::Error::new(Error::Download {
-            url: "http://example.invalid/facades.tar.gz".into(),
-            reason: "failed to lookup address".into(),
-        });
-        assert!(message(&offline, "data download").contains("network connection; --base-url URL"));
     }
 }
