@@ -109,33 +109,42 @@ fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMu
     }
 }
 
+impl BenchOptions {
+    /// Refuses options the timings cannot run with: bad networks, an empty batch, a size G or
+    /// D cannot take, a step that will not fit in memory.
+    pub fn validate(&self, device: &Device) -> Result<()> {
+        let model = &self.model;
+        model.validate()?;
+        if self.batch_size == 0 {
+            return Err(Error::InvalidOption {
+                option: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let (n, size) = (self.batch_size, self.crop_size);
+        if let Some(reason) = (model.net_g.unsuitable_side(size))
+            .or_else(|| model.unsuitable_discriminator_side(size))
+        {
+            return Err(Error::InvalidOption {
+                option: "crop_size",
+                reason,
+            });
+        }
+        let what = || {
+            format!(
+                "a training step of netG {} (ngf {}) and netD {} (ndf {}) on {n} images of \
+                 {size}x{size}",
+                model.net_g, model.ngf, model.net_d, model.ndf
+            )
+        };
+        memory::ensure_fits(memory::training_bytes(model, n, size, size), what, device)
+    }
+}
+
+/// Times per `options` on `device`, after [`BenchOptions::validate`].
 pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
-    options.model.validate()?;
-    if options.batch_size == 0 {
-        return Err(Error::InvalidOption {
-            option: "batch_size",
-            reason: "must be at least 1".into(),
-        });
-    }
-    let side = options.crop_size;
-    let model = &options.model;
-    if let Some(reason) =
-        (model.net_g.unsuitable_side(side)).or_else(|| model.unsuitable_discriminator_side(side))
-    {
-        return Err(Error::InvalidOption {
-            option: "crop_size",
-            reason,
-        });
-    }
+    options.validate(device)?;
     let (n, size) = (options.batch_size, options.crop_size);
-    let what = || {
-        format!(
-            "a training step of netG {} (ngf {}) and netD {} (ndf {}) on {n} images of \
-             {size}x{size}",
-            model.net_g, model.ngf, model.net_d, model.ndf
-        )
-    };
-    memory::ensure_fits(memory::training_bytes(model, n, size, size), what, device)?;
     let input = |channels| {
         Tensor::<4>::random(
             [n, channels, size, size],

@@ -56,6 +56,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         num_threads
     );
     options.data = args.data;
+    options.validate(device)?;
     // The timings take a while: say what runs (on stderr, apart from --json's object).
     eprintln!(
         "timing netG {} and netD {} on {}x{} batches of {}, {}: {} warm-up and {} timed calls \
