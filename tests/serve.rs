@@ -465,12 +465,85 @@ fn dashboard_data_follows_the_log() {
         );
     }
     assert_eq!(authorised("/api/runs/..%2Ftiny").0, 404);
+    // A link in the run's web/images, to any file, is not served, nor listed.
+    std::fs::write(root.join("secret.png"), b"secret").unwrap();
+    #[cfg(unix)]
+    {
+        let link = run.join("web/images/epoch777_real_A.png");
+        std::os::unix::fs::symlink(root.join("secret.png"), &link).unwrap();
+        assert_eq!(
+            authorised("/api/runs/tiny/images/epoch777_real_A.png").0,
+            404
+        );
+        let listed = String::from_utf8(authorised("/api/runs/tiny").1).unwrap();
+        assert!(!listed.contains("epoch777"), "{listed}");
+        std::fs::remove_file(link).unwrap();
+    }
+
+    // Host: one header, required from HTTP/1.1 on; an absolute target names this server too.
+    let port = server.address.rsplit(':').next().unwrap().to_string();
+    for (head, status) in [
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
+            "200",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".to_string(),
+            "400",
+        ),
+        ("GET /healthz HTTP/1.0\r\n\r\n".to_string(), "200"),
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+            ),
+            "400",
+        ),
+        (
+            format!(
+                "GET http://evil.example/healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            ),
+            "421",
+        ),
+        (
+            format!(
+                "GET http://127.0.0.1:{port}/healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            ),
+            "200",
+        ),
+    ] {
+        let reply = raw(&server, head.as_bytes(), b"");
+        let status_line = reply.lines().next().unwrap_or_default();
+        assert!(
+            status_line.starts_with("HTTP/1.") && status_line.contains(&format!(" {status} ")),
+            "{head:?}: {reply}"
+        );
+    }
 
     // A resumed run cuts its log back: the chart follows.
     let first_two: String = lines.lines().take(2).map(|l| format!("{l}\n")).collect();
     std::fs::write(run.join("loss_log.jsonl"), first_two).unwrap();
     assert_eq!(data("/api/runs/tiny")["points"].as_u64(), Some(2));
     assert_eq!(data("/api/runs")[0], "tiny");
+
+    // The token from a file (not on the command line, which `ps` shows); an empty one is
+    // refused before the server starts.
+    drop(server);
+    std::fs::write(root.join("token.txt"), "fil3d\n").unwrap();
+    let server = Server::start(root, &["--token-file", "token.txt"]);
+    let with = |token: &str| {
+        agent()
+            .get(server.url("/api/runs"))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!((with("fil3d"), with("s3cret")), (200, 401));
+    common::fails_with(
+        pix2pix(&["serve", "--port", "0", "--token", ""], root),
+        &["--token", "visible ASCII"],
+    );
 
     // The static training page has the same chart, inline.
     let html = std::fs::read_to_string(run.join("web/index.html")).unwrap();

@@ -1,11 +1,11 @@
 //! `pix2pix serve`: the web page, HTTP API and training dashboard over a checkpoints folder.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::args::DeviceArgs;
@@ -37,9 +37,12 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// Require `Authorization: Bearer <TOKEN>` on the API (open the page as http://HOST:PORT/#token=TOKEN)
+    /// Require `Authorization: Bearer <TOKEN>` on the API (open the page as http://HOST:PORT/#token=TOKEN); visible to other users in `ps`: prefer --token-file or PIX2PIX_TOKEN
     #[arg(long)]
     token: Option<String>,
+    /// Read the token from this file (its first line)
+    #[arg(long = "token-file", value_name = "FILE", conflicts_with = "token")]
+    token_file: Option<PathBuf>,
     /// Largest upload in MB (413 over it)
     #[arg(long = "max-upload-mb", default_value_t = (DEFAULTS.max_upload_bytes >> 20) as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_upload_mb: u32,
@@ -81,7 +84,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         host: args.host,
         allowed_hosts: args.allow_host,
         port: args.port,
-        token: args.token,
+        token: token(args.token, args.token_file.as_deref())?,
         limits: Limits {
             max_upload_bytes: (args.max_upload_mb as usize) << 20,
             max_pixels: args.max_pixels,
@@ -137,6 +140,22 @@ pub fn run(args: ServeArgs) -> Result<()> {
     )?;
     eprintln!("stopped");
     Ok(())
+}
+
+/// The token of --token, else of --token-file (its first line), else of the environment
+/// variable PIX2PIX_TOKEN; none when none is given.
+fn token(flag: Option<String>, file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(path) = file {
+        // The first 4 KiB at most: a device or an endless FIFO must not be read for ever.
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(4096).read_to_string(&mut text))
+            .with_context(|| format!("--token-file {}", path.display()))?;
+        return Ok(Some(
+            text.lines().next().unwrap_or_default().trim().to_string(),
+        ));
+    }
+    Ok(flag.or_else(|| std::env::var("PIX2PIX_TOKEN").ok()))
 }
 
 /// A client that goes away while its response is written must not end the server. The binary

@@ -411,14 +411,8 @@ fn unknown_run(name: &str) -> ApiError {
 /// Refuses a request whose Host header names another host (DNS rebinding), and, with a token
 /// set, an API request without it.
 pub async fn guard(State(state): Shared, request: Request, next: Next) -> Response {
-    if let Some(host) = request.headers().get(header::HOST)
-        && !host_allowed(host, &state.host_names, state.port)
-    {
-        return ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "the Host header names another host than this server",
-        )
-        .into_response();
+    if let Err(error) = check_host(&request, &state) {
+        return error.into_response();
     }
     if let Some(token) = &state.token
         && request.uri().path().starts_with("/api/")
@@ -437,6 +431,37 @@ pub async fn guard(State(state): Shared, request: Request, next: Next) -> Respon
         }
     }
     next.run(request).await
+}
+
+/// The request names this server: one Host header (required from HTTP/1.1 on) and, for a
+/// request target in absolute form, its authority, each allowed by [`host_allowed`].
+fn check_host(request: &Request, state: &AppState) -> Result<(), ApiError> {
+    let hosts: Vec<&HeaderValue> = request.headers().get_all(header::HOST).iter().collect();
+    let named = match hosts[..] {
+        [] if request.version() >= axum::http::Version::HTTP_11 => {
+            return Err(ApiError::bad_request(
+                "an HTTP/1.1 request needs a Host header",
+            ));
+        }
+        [] => None,
+        [host] => Some(host.clone()),
+        _ => return Err(ApiError::bad_request("a request may have one Host header")),
+    };
+    let target = request
+        .uri()
+        .authority()
+        .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok());
+    let misdirected = [named, target]
+        .into_iter()
+        .flatten()
+        .any(|host| !host_allowed(&host, &state.host_names, state.port));
+    if misdirected {
+        return Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "the Host header or the request's target names another host than this server",
+        ));
+    }
+    Ok(())
 }
 
 /// An IP literal, localhost or one of `names`, at the server's port (or without one).

@@ -130,6 +130,16 @@ pub fn serve(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    if let Some(token) = &options.token
+        && (token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(Error::InvalidOption {
+            option: "token",
+            reason: "must be one or more visible ASCII characters (no spaces), or nothing could \
+                     send it in an Authorization header"
+                .into(),
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

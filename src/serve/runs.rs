@@ -203,14 +203,34 @@ impl Runs {
         (total > first && seconds > 0.0).then(|| (total - first) as f64 / seconds)
     }
 
-    /// The bytes of sample image `file` of run `name`, when the folder lists it.
+    /// The bytes of sample image `file` of run `name`, when the folder lists it as a regular
+    /// file (a symbolic link, to anywhere, is not served).
     pub fn sample(&self, name: &str, file: &str) -> Option<Vec<u8>> {
         let dir = self.dir(name)?;
-        sample_files(&dir)
-            .iter()
-            .find(|(_, _, f)| f == file)
-            .and_then(|(_, _, f)| std::fs::read(dir.join("web/images").join(f)).ok())
+        let (_, _, file) = sample_files(&dir).into_iter().find(|(_, _, f)| f == file)?;
+        read_no_links(&dir.join("web/images").join(file))
     }
+}
+
+/// The bytes of the regular file at `path`, refusing a symbolic link as the file itself or
+/// as its folder (opened without following a link, so that nothing is swapped in between).
+fn read_no_links(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let folder = path.parent()?;
+    if !std::fs::symlink_metadata(folder).ok()?.is_dir() {
+        return None;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// The sample images training wrote (`epoch<NNN>_<visual>.png`): (epoch, visual, file name),
@@ -221,7 +241,12 @@ fn sample_files(run_dir: &Path) -> Vec<(usize, String, String)> {
     };
     let mut files: Vec<(usize, String, String)> = entries
         .filter_map(|entry| {
-            let file = entry.ok()?.file_name().into_string().ok()?;
+            let entry = entry.ok()?;
+            // The entry's own type: a link is not a sample.
+            if !entry.file_type().ok()?.is_file() {
+                return None;
+            }
+            let file = entry.file_name().into_string().ok()?;
             let (epoch, visual) = file
                 .strip_prefix("epoch")?
                 .strip_suffix(".png")?
