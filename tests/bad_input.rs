@@ -70,6 +70,19 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
         (train(&["--lambda_L1=-5"]), "--lambda_L1"),
         (train(&["--init_gain", "nan"]), "--init_gain"),
         (train(&["--epoch_count", "0"]), "--epoch_count"),
+        // Past the schedule: nothing would be trained, so nothing may be reported as trained.
+        (
+            train(&[
+                "--epoch_count",
+                "50",
+                "--n_epochs",
+                "1",
+                "--n_epochs_decay",
+                "1",
+            ]),
+            "--epoch_count: 50 is past the schedule's last epoch",
+        ),
+        (train(&["--max_dataset_size", "0"]), "--max_dataset_size"),
         (
             train(&["--n_epochs", "0", "--n_epochs_decay", "0"]),
             "--n_epochs",
@@ -281,6 +294,7 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
         // bench and info
         (args(&["bench", "--crop_size", "0"]), "--crop_size"),
         (args(&["bench", "--batch_size", "0"]), "--batch_size"),
+        (args(&["bench", "--repeats", "0"]), "--repeats"),
         (
             args(&["bench", "--netG", "unet_64", "--crop_size", "48"]),
             "--crop_size",

@@ -115,11 +115,13 @@ impl BenchOptions {
     pub fn validate(&self, device: &Device) -> Result<()> {
         let model = &self.model;
         model.validate()?;
-        if self.batch_size == 0 {
-            return Err(Error::InvalidOption {
-                option: "batch_size",
-                reason: "must be at least 1".into(),
-            });
+        for (option, value) in [("batch_size", self.batch_size), ("repeats", self.repeats)] {
+            if value == 0 {
+                return Err(Error::InvalidOption {
+                    option,
+                    reason: "must be at least 1".into(),
+                });
+            }
         }
         let (n, size) = (self.batch_size, self.crop_size);
         if let Some(reason) = (model.net_g.unsuitable_side(size))

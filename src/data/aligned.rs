@@ -34,6 +34,12 @@ impl AlignedDataset {
     /// Lists `<dataroot>/<phase>/`. `train` decides whether crops and flips are random
     /// (at test time load_size = crop_size and nothing is flipped, as the official test does).
     pub fn open(options: &DataOptions, input_nc: usize, output_nc: usize) -> Result<Self> {
+        if options.max_dataset_size == Some(0) {
+            return Err(Error::InvalidOption {
+                option: "max_dataset_size",
+                reason: "must be at least 1 (leave it out to use every image)".into(),
+            });
+        }
         let dir = options.dataroot.join(&options.phase);
         if !dir.is_dir() {
             return Err(Error::MissingDataFolder { path: dir });

@@ -116,6 +116,17 @@ impl RunOptions {
             }
             Some(_) => {}
         }
+        if t.epoch_count > t.last_epoch() {
+            return invalid(
+                "epoch_count",
+                format!(
+                    "{} is past the schedule's last epoch, n_epochs + n_epochs_decay = {}: \
+                     nothing would be trained",
+                    t.epoch_count,
+                    t.last_epoch()
+                ),
+            );
+        }
         if !(t.lambda_l1.is_finite() && t.lambda_l1 >= 0.0) {
             return invalid("lambda_L1", "must be a number of 0 or more".into());
         }
