@@ -94,7 +94,7 @@ struct Timing {
 
 /// Times `warmup + repeats` calls of `run`: the first, and the median of the last `repeats`.
 fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMut()) -> Timing {
-    let mut samples: Vec<f64> = (0..warmup + repeats.max(1))
+    let mut samples: Vec<f64> = (0..warmup + repeats)
         .map(|_| {
             let start = Instant::now();
             run();

@@ -166,15 +166,15 @@ impl Catalog {
         }
         let runs = list_runs(checkpoints_dir);
         for name in names {
-            let Some(dir) = runs
+            let Some((dir, epochs)) = runs
                 .iter()
-                .find(|dir| dir.file_name() == Some(name.as_ref()))
+                .find(|(dir, _)| dir.file_name() == Some(name.as_ref()))
             else {
                 return Err(Error::MissingCheckpoint {
                     path: checkpoints_dir.join(name),
                 });
             };
-            describe_run(name, dir)?;
+            describe_run(name, dir, epochs.clone())?;
             if served.iter().any(|m| m.name == *name) {
                 return Err(duplicate(name));
             }
@@ -230,7 +230,7 @@ impl Catalog {
             Vec::new()
         };
         let mut previous = std::mem::take(&mut scan.runs);
-        for dir in dirs {
+        for (dir, epochs) in dirs {
             let name = dir
                 .file_name()
                 .unwrap_or_default()
@@ -239,7 +239,7 @@ impl Catalog {
             if !self.names.is_empty() && !self.names.contains(&name) {
                 continue;
             }
-            let signature = signature(&dir);
+            let signature = signature(&dir, epochs);
             let kept = previous
                 .iter()
                 .position(|found| found.name == name && found.signature == signature);
@@ -249,7 +249,7 @@ impl Catalog {
                     let described = if self.files.iter().any(|m| m.name == name) {
                         Err(duplicate(&name).to_string())
                     } else {
-                        describe_run(&name, &dir)
+                        describe_run(&name, &dir, signature.0.clone())
                             .map(Arc::new)
                             .map_err(|e| e.to_string())
                     };
@@ -278,9 +278,9 @@ fn duplicate(name: &str) -> Error {
     }
 }
 
-/// What [`describe_run`] reads in `dir`, for [`Catalog::current`] to tell a changed run.
-fn signature(dir: &Path) -> Signature {
-    let epochs = epochs(dir);
+/// What [`describe_run`] reads in `dir`, whose checkpoint labels are `epochs`, for
+/// [`Catalog::current`] to tell a changed run.
+fn signature(dir: &Path, epochs: Vec<String>) -> Signature {
     let first = epochs.first().map(String::as_str).unwrap_or(LATEST);
     let written = [
         OPTIONS_FILE.to_string(),
@@ -295,14 +295,20 @@ fn signature(dir: &Path) -> Signature {
     (epochs, written)
 }
 
-/// The folders directly under `checkpoints_dir` that hold a generator checkpoint, by name.
-fn list_runs(checkpoints_dir: &Path) -> Vec<PathBuf> {
+/// The folders directly under `checkpoints_dir` that hold a generator checkpoint, by name,
+/// with their checkpoint labels ([`epochs`]).
+fn list_runs(checkpoints_dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir(checkpoints_dir) else {
         return Vec::new();
     };
-    let mut runs: Vec<PathBuf> = entries
+    let mut runs: Vec<(PathBuf, Vec<String>)> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|dir| dir.is_dir() && !epochs(dir).is_empty())
+        .filter(|dir| dir.is_dir())
+        .map(|dir| {
+            let epochs = epochs(&dir);
+            (dir, epochs)
+        })
+        .filter(|(_, epochs)| !epochs.is_empty())
         .collect();
     runs.sort();
     runs
@@ -341,8 +347,8 @@ fn epochs(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn describe_run(name: &str, dir: &Path) -> Result<ServedModel> {
-    let epochs = epochs(dir);
+/// The run in `dir`, whose checkpoint labels are `epochs`.
+fn describe_run(name: &str, dir: &Path, epochs: Vec<String>) -> Result<ServedModel> {
     let source = GeneratorSource::Run {
         dir: dir.to_path_buf(),
         epoch: epochs.first().cloned().unwrap_or_else(|| LATEST.into()),
