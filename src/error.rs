@@ -127,8 +127,24 @@ pub enum Error {
     #[error("{path} is a training run's own file: nothing else writes over it")]
     RunFile { path: PathBuf },
 
-    #[error("{path} exists and is not a regular file: nothing is written over it")]
-    NotARegularFile { path: PathBuf },
+    /// A path that is not the kind of thing the command reads or writes there. `writing`: it
+    /// was to be written, and was left as it is.
+    #[error(
+        "{path} is {found}, not {expected}{}",
+        if *writing { ": nothing is written over it" } else { "" }
+    )]
+    WrongKind {
+        path: PathBuf,
+        found: &'static str,
+        expected: &'static str,
+        writing: bool,
+    },
+
+    #[error(
+        "{path} was not made by `pix2pix {made_by}` (no {} in it names that command): nothing was replaced",
+        crate::fsutil::OUTPUT_MARK
+    )]
+    NotOurOutput { path: PathBuf, made_by: String },
 
     #[error("{path} already holds a training run (nothing was overwritten)")]
     RunExists { path: PathBuf },
@@ -161,6 +177,16 @@ pub enum Error {
 
     #[error("cannot download {url}: {reason}")]
     Download { url: String, reason: String },
+
+    #[error("cannot download {url}: it has {size} bytes or more, over the limit of {limit}")]
+    TooLarge { url: String, size: u64, limit: u64 },
+
+    #[error("{path} has {free} bytes free, and {needed} are needed (nothing was written)")]
+    NoSpace {
+        path: PathBuf,
+        needed: u64,
+        free: u64,
+    },
 
     #[error(
         "the losses became NaN or infinite at epoch {epoch}, iteration {iteration} ({losses}); training stopped and the last checkpoint was kept"

@@ -1,6 +1,7 @@
 //! Atomic file writing: a crash or kill never leaves a half-written checkpoint, image or page, and
-//! nothing is ever written over a device file, a FIFO or a folder. Whole output folders (the data
-//! tools', `test`'s results) are written aside and switched into place as a unit ([`Staging`]).
+//! nothing is ever written over a device file, a FIFO, a symbolic link or a folder. Whole output
+//! folders (the data tools', `test`'s results) are written aside and switched into place as a unit
+//! ([`Staging`]), and replace only a folder that the same command made.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -26,15 +27,11 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// Writes `bytes` to a new file `path` (replacing a regular file there) and syncs it to disk.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    refuse_special(path)?;
     if let Some(dir) = parent(path) {
         create_dir(dir)?;
     }
-    let result = (|| {
-        let mut file = std::fs::File::create(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
+    let mut file = open_for_writing(path, false)?;
+    let result = file.write_all(bytes).and_then(|()| file.sync_all());
     if result.is_err() {
         let _ = std::fs::remove_file(path);
     }
@@ -63,25 +60,134 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates `dir` and its parents.
+/// Creates `dir` and its parents. Where one of them exists and is not a folder, the error
+/// names it and what it is.
 pub fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::unwritable(dir, source))
+    std::fs::create_dir_all(dir).map_err(|source| {
+        not_a_folder_on_the_way(dir, true).unwrap_or_else(|| Error::unwritable(dir, source))
+    })
 }
 
-fn parent(path: &Path) -> Option<&Path> {
+/// The error for the first of `dir` and its parents that exists and is not a folder.
+fn not_a_folder_on_the_way(dir: &Path, writing: bool) -> Option<Error> {
+    dir.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find_map(|a| {
+            let meta = std::fs::metadata(a).ok()?;
+            (!meta.is_dir()).then(|| Error::WrongKind {
+                path: a.to_path_buf(),
+                found: kind_of(&meta),
+                expected: "a folder",
+                writing,
+            })
+        })
+}
+
+/// What `meta` describes, in words ("a FIFO", "a folder").
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "a regular file"
+    }
+}
+
+/// An error unless `dir` is a folder (following links, as readers do): absent is
+/// [`Error::MissingDataFolder`], a file where a folder was expected names what it is.
+pub fn require_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(
+        not_a_folder_on_the_way(dir, false).unwrap_or_else(|| Error::MissingDataFolder {
+            path: dir.to_path_buf(),
+        }),
+    )
+}
+
+/// The folder of `path`, where it names one (not for a bare file name).
+pub(crate) fn parent(path: &Path) -> Option<&Path> {
     path.parent().filter(|d| !d.as_os_str().is_empty())
 }
 
-/// An error for an existing `path` that is not a regular file (device, FIFO, socket, folder):
-/// replacing it would destroy something that is not ours.
-fn refuse_special(path: &Path) -> Result<()> {
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(Error::NotARegularFile {
+/// An error for an existing `path` that is not a regular file (device, FIFO, socket, folder,
+/// symbolic link): replacing it would destroy something that is not ours, or write elsewhere.
+pub(crate) fn refuse_special(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(Error::WrongKind {
             path: path.to_path_buf(),
+            found: kind_of(&meta),
+            expected: "a regular file",
+            writing: true,
         }),
         _ => Ok(()),
     }
 }
+
+/// Opens `path` for writing without following a symbolic link there (the file is created if
+/// absent); refuses anything but a regular file.
+pub(crate) fn open_for_writing(path: &Path, append: bool) -> Result<std::fs::File> {
+    refuse_special(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let file = options
+        .open(path)
+        .map_err(|source| Error::unwritable(path, source))?;
+    // A FIFO or device swapped in after the check above is opened, but never written.
+    refuse_special(path)?;
+    Ok(file)
+}
+
+/// Bytes free for an unprivileged writer on the file system that holds `dir` (None where
+/// unknown).
+pub fn available_space(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `path` is NUL-terminated and `stats` is written by statvfs before it is read.
+        let stats = unsafe {
+            if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+                return None;
+            }
+            stats.assume_init()
+        };
+        #[allow(clippy::unnecessary_cast)]
+        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// The file inside every output folder that says which command made it: `--force` replaces only
+/// a folder whose mark names the same command (or an empty one), never a user's own folder.
+pub const OUTPUT_MARK: &str = ".pix2pix-output";
 
 /// An output folder being written: files go to `.<name>.partial-<pid>` beside it until
 /// [`Staging::finish`] switches it into place; dropped unfinished, it is removed. Leftovers of
@@ -93,14 +199,11 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Checks that `target` may be written (absent, or `replace`) and is not inside any of
-    /// `inputs` nor holds one, then creates the staging folder.
-    pub fn new(target: &Path, inputs: &[&Path], replace: bool) -> Result<Self> {
-        if target.exists() && !replace {
-            return Err(Error::OutputExists {
-                path: target.to_path_buf(),
-            });
-        }
+    /// Checks that `target` may be written (absent, or with `replace` a folder that `made_by`
+    /// made before, or an empty one) and is not inside any of `inputs` nor holds one, then
+    /// creates the staging folder. `made_by` names the command, e.g. "data combine".
+    pub fn new(target: &Path, inputs: &[&Path], replace: bool, made_by: &str) -> Result<Self> {
+        Self::check(target, replace, made_by)?;
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         for input in inputs {
             // Either way round is refused: writing into the input, or replacing a folder that
@@ -117,11 +220,30 @@ impl Staging {
         let staging = leftover(target, "partial", std::process::id());
         let _ = std::fs::remove_dir_all(&staging);
         create_dir(&staging)?;
-        Ok(Self {
+        let staged = Self {
             target: target.to_path_buf(),
             staging,
             replace,
-        })
+        };
+        write_synced(&staged.path(OUTPUT_MARK), format!("{made_by}\n").as_bytes())?;
+        Ok(staged)
+    }
+
+    /// What [`Staging::new`] checks of `target`, for callers that check before long work.
+    pub fn check(target: &Path, replace: bool, made_by: &str) -> Result<()> {
+        match std::fs::symlink_metadata(target) {
+            Err(_) => Ok(()),
+            Ok(meta) if !meta.is_dir() => Err(Error::WrongKind {
+                path: target.to_path_buf(),
+                found: kind_of(&meta),
+                expected: "a folder",
+                writing: true,
+            }),
+            Ok(_) if !replace => Err(Error::OutputExists {
+                path: target.to_path_buf(),
+            }),
+            Ok(_) => ensure_made_by(target, made_by),
+        }
     }
 
     /// Where to write: a path inside the staging folder.
@@ -133,9 +255,20 @@ impl Staging {
     /// only once the new one is in place.
     pub fn finish(self) -> Result<PathBuf> {
         let old = leftover(&self.target, "replaced", std::process::id());
-        let replacing = self.replace && self.target.exists();
+        let replacing = self.replace && std::fs::symlink_metadata(&self.target).is_ok();
         if replacing {
             std::fs::rename(&self.target, &old).map_err(|e| Error::unwritable(&self.target, e))?;
+            // Whatever was swapped in since `new` checked it goes back untouched.
+            let moved = std::fs::symlink_metadata(&old).map_err(|e| Error::unwritable(&old, e))?;
+            if !moved.is_dir() {
+                let _ = std::fs::rename(&old, &self.target);
+                return Err(Error::WrongKind {
+                    path: self.target.clone(),
+                    found: kind_of(&moved),
+                    expected: "a folder",
+                    writing: true,
+                });
+            }
         }
         if let Err(e) = std::fs::rename(&self.staging, &self.target) {
             if replacing {
@@ -149,6 +282,19 @@ impl Staging {
         }
         Ok(self.target.clone())
     }
+}
+
+/// An error unless the folder `target` is empty or its [`OUTPUT_MARK`] names `made_by`.
+fn ensure_made_by(target: &Path, made_by: &str) -> Result<()> {
+    let empty = std::fs::read_dir(target).is_ok_and(|mut entries| entries.next().is_none());
+    let mark = std::fs::read_to_string(target.join(OUTPUT_MARK)).unwrap_or_default();
+    if empty || mark.trim() == made_by {
+        return Ok(());
+    }
+    Err(Error::NotOurOutput {
+        path: target.to_path_buf(),
+        made_by: made_by.to_string(),
+    })
 }
 
 impl Drop for Staging {

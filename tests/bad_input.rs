@@ -456,6 +456,71 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             args(&["translate", "cut.jpg", "-o", "out", "--name", "ok"]),
             "cut.jpg",
         ),
+        // Paths of the wrong kind: named as what they are, and never written over.
+        (
+            args(&["translate", "pipe", "-o", "out", "--name", "ok"]),
+            "pipe is a FIFO, not an image file or a folder",
+        ),
+        (
+            args(&["translate", "/dev/zero", "-o", "out", "--name", "ok"]),
+            "/dev/zero is a device",
+        ),
+        (
+            args(&["translate", "photos", "-o", "notes.txt", "--name", "ok"]),
+            "notes.txt is a regular file, not a folder",
+        ),
+        (
+            args(&[
+                "translate",
+                "photos",
+                "-o",
+                "/dev/null",
+                "--force",
+                "--name",
+                "ok",
+            ]),
+            "/dev/null is a device, not a folder",
+        ),
+        (
+            args(&["export", "--name", "ok", "--output", "translated"]),
+            "translated is a folder, not a regular file",
+        ),
+        (
+            args(&["export", "--name", "ok", "--output", "pipe", "--force"]),
+            "pipe is a FIFO, not a regular file",
+        ),
+        (
+            args(&[
+                "test",
+                "--name",
+                "ok",
+                "--dataroot",
+                "shapes",
+                "--results_dir",
+                "fifo_results",
+            ]),
+            "test_latest is a FIFO, not a folder",
+        ),
+        (
+            args(&[
+                "test",
+                "--name",
+                "ok",
+                "--dataroot",
+                "shapes",
+                "--results_dir",
+                "notes.txt",
+            ]),
+            "notes.txt is a regular file, not a folder",
+        ),
+        (
+            train(&["--dataroot", "notes.txt"]),
+            "notes.txt is a regular file, not a folder",
+        ),
+        (
+            args(&["data", "split", "--in", "pipe", "--out", "split"]),
+            "pipe is a FIFO, not a folder",
+        ),
         // serve: models that are not there or not generators, limits and addresses that
         // cannot work. None of these may start a server.
         (
@@ -595,6 +660,14 @@ fn workspace(dir: &Path) {
     std::fs::write(dir.join("huge.bmp"), &bmp).unwrap();
     std::fs::create_dir_all(dir.join("huge")).unwrap();
     std::fs::write(dir.join("huge/huge.bmp"), &bmp).unwrap();
+    std::fs::create_dir_all(dir.join("fifo_results/ok")).unwrap();
+    for fifo in ["pipe", "fifo_results/ok/test_latest"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
 }
 
 /// Runs one case; `limited` runs it under a 4 GiB address-space limit (`ulimit -v`).

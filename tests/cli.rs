@@ -317,7 +317,10 @@ fn bad_options_give_errors_that_name_the_option() {
     std::fs::write(dir.join("blocker"), b"a file where a folder should be").unwrap();
     fails_with(
         train_tiny(dir, "x", &["--checkpoints_dir", "blocker/sub"]),
-        &["blocker/sub", "--checkpoints_dir"],
+        &[
+            "blocker is a regular file, not a folder",
+            "--checkpoints_dir",
+        ],
     );
     fails_with(
         pix2pix(

@@ -18,11 +18,13 @@ fn photos() -> PathBuf {
 
 const PHOTO_COUNT: usize = 6;
 
+/// The names in `dir`, sorted, without the mark that says which command made it.
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|e| {
             e.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name != ".pix2pix-output")
                 .collect()
         })
         .unwrap_or_default();
@@ -352,8 +354,14 @@ fn serve(
             } else {
                 "200 OK"
             };
+            let range = if start > 0 {
+                let last = start + sent.len() - 1;
+                format!("Content-Range: bytes {start}-{last}/{}\r\n", body.len())
+            } else {
+                String::new()
+            };
             let header = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\n{range}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 sent.len()
             );
             stream.write_all(header.as_bytes()).unwrap();
@@ -441,5 +449,78 @@ fn download_failures_are_one_line_and_leave_nothing_behind() {
     fails_with(
         pix2pix(&["data", "download", "imagenet"], dir),
         &["unknown dataset", "facades"],
+    );
+}
+
+#[test]
+fn force_replaces_only_a_folder_the_same_command_made() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    solid(&dir.join("A/train"), "1.png", 16, 16, [255, 0, 0]);
+    solid(&dir.join("B/train"), "1.png", 16, 16, [0, 0, 255]);
+    let photos = photos();
+    let photos = photos.to_str().unwrap();
+    let command = |tool: &str, out: &str| -> Vec<String> {
+        let mut args: Vec<&str> = match tool {
+            "combine" => vec!["data", "combine", "--a", "A", "--b", "B"],
+            "edges" => vec!["data", "edges", "--photos", photos, "--size", "32"],
+            "colorization" => vec!["data", "colorization", "--photos", photos, "--size", "32"],
+            _ => vec!["data", "split", "--in", "A/train"],
+        };
+        args.extend(["--out", out, "--force"]);
+        args.into_iter().map(String::from).collect()
+    };
+    let run = |args: &[String]| pix2pix(&args.iter().map(String::as_str).collect::<Vec<_>>(), dir);
+    // What is not a folder that the command made, each with what must be left of it.
+    std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::create_dir(dir.join("mine")).unwrap();
+    std::fs::write(dir.join("mine/thesis.tex"), b"mine").unwrap();
+    std::os::unix::fs::symlink(dir.join("mine"), dir.join("link")).unwrap();
+    for tool in ["combine", "edges", "colorization", "split"] {
+        for (out, needle) in [
+            ("notes.txt", "is a regular file, not a folder"),
+            ("pipe", "is a FIFO, not a folder"),
+            ("link", "is a symbolic link, not a folder"),
+            ("mine", "was not made by `pix2pix data"),
+        ] {
+            fails_with(run(&command(tool, out)), &[needle]);
+        }
+        // Its own output is replaced.
+        ok(run(&command(tool, &format!("{tool}_out"))));
+        ok(run(&command(tool, &format!("{tool}_out"))));
+    }
+    // Another tool's is not.
+    for tool in ["combine", "edges", "colorization", "split"] {
+        let other = if tool == "split" { "combine" } else { "split" };
+        fails_with(
+            run(&command(tool, &format!("{other}_out"))),
+            &["was not made by", tool],
+        );
+    }
+    assert_eq!(std::fs::read(dir.join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(dir.join("mine/thesis.tex")).unwrap(), b"mine");
+    assert!(dir.join("link").is_symlink());
+    let kind = std::fs::symlink_metadata(dir.join("pipe"))
+        .unwrap()
+        .file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A device, where the machine lets an unprivileged test see one.
+    fails_with(
+        run(&command("split", "/dev/null")),
+        &["/dev/null is a device, not a folder"],
     );
 }

@@ -72,8 +72,17 @@ impl FileServer {
                     "200 OK"
                 };
                 let body = &file[from..];
+                let range = if from > 0 {
+                    format!(
+                        "Content-Range: bytes {from}-{}/{}\r\n",
+                        file.len() - 1,
+                        file.len()
+                    )
+                } else {
+                    String::new()
+                };
                 let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\n{range}Content-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = stream.write_all(head.as_bytes());
@@ -341,4 +350,157 @@ fn the_legacy_format_of_old_pytorch_versions_downloads_and_loads() {
         root,
     ));
     assert!(root.join("out/photo.png").is_file());
+}
+
+/// A loopback server that reads each request's head and answers it with `reply` (given the
+/// stream and the head, lower-cased), each connection on its own thread.
+fn misbehaving(reply: fn(&mut std::net::TcpStream, &str)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/models", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line.to_ascii_lowercase());
+                }
+                reply(&mut stream, &head);
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn downloads_that_stall_overflow_or_lie_end_in_errors_and_write_through_no_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let run = root.join("checkpoints/sat2map_pretrained");
+    let part = run.join("latest_net_G.pth.part");
+    let nothing_left = |case: &str| {
+        assert!(
+            !run.exists(),
+            "{case}: {:?}",
+            std::fs::read_dir(&run).ok().map(|d| d.count())
+        );
+    };
+    let timeout = ["--timeout", "1"];
+
+    // Accepts and never answers: the timeout ends it, naming the URL.
+    let silent = misbehaving(|_, _| std::thread::sleep(std::time::Duration::from_secs(30)));
+    let started = std::time::Instant::now();
+    fails_with(
+        download(root, &silent, "sat2map", &timeout),
+        &["sat2map.pth", "no answer for 1 s"],
+    );
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    nothing_left("silent");
+
+    // Stops sending halfway through the body: the part is kept for the next try.
+    let stalls = misbehaving(|stream, _| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    fails_with(
+        download(root, &stalls, "sat2map", &timeout),
+        &["stopped after 10 of 1000 bytes", "run the command again"],
+    );
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 10);
+    std::fs::remove_dir_all(&run).unwrap();
+
+    // An endless body without a length: stopped at --max-size, the part removed.
+    let endless = misbehaving(|stream, _| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let chunk = vec![7u8; 1 << 16];
+        while stream.write_all(&chunk).is_ok() {}
+    });
+    fails_with(
+        download(root, &endless, "sat2map", &["--max-size", "1MB"]),
+        &["sat2map.pth", "over the limit of 1000000"],
+    );
+    nothing_left("endless");
+
+    // Declares more than the limit, or than any disk holds: refused before a byte is written.
+    let huge = misbehaving(|stream, _| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 900000000000000000\r\n\r\n");
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    fails_with(
+        download(root, &huge, "sat2map", &[]),
+        &["900000000000000000 bytes", "over the limit of 2000000000"],
+    );
+    fails_with(
+        download(root, &huge, "sat2map", &["--max-size", "1000PB"]),
+        &["bytes free", "900000000000000000 are needed"],
+    );
+    nothing_left("huge");
+
+    // Resumed with a range other than the one asked for: not appended.
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(&part, b"0123").unwrap();
+    let shifted = misbehaving(|stream, _| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\nContent-Length: 10\r\n\r\n0123456789",
+        );
+    });
+    fails_with(
+        download(root, &shifted, "sat2map", &[]),
+        &["not the bytes asked for"],
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), b"0123");
+    std::fs::remove_dir_all(&run).unwrap();
+
+    // A redirect to a file on this machine is not followed, and says so.
+    let to_file = misbehaving(|stream, _| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
+        );
+    });
+    fails_with(
+        download(root, &to_file, "sat2map", &[]),
+        &[
+            "sat2map.pth",
+            "redirects to \"file:///etc/passwd\", which is not an http(s) address",
+        ],
+    );
+    nothing_left("file redirect");
+
+    // Links where the part or the generator go are not written through, nor replaced.
+    std::fs::create_dir_all(&run).unwrap();
+    let victim = root.join("victim");
+    std::fs::write(&victim, b"mine").unwrap();
+    let (generator, _) = exported(root);
+    let files = HashMap::from([("/models/sat2map.pth".to_string(), generator)]);
+    let server = FileServer::start(files, None);
+    for link in [&part, &run.join("latest_net_G.pth")] {
+        std::os::unix::fs::symlink(&victim, link).unwrap();
+        fails_with(
+            download(root, &server.base, "sat2map", &["--force"]),
+            &["is a symbolic link", "nothing is written over it"],
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"mine");
+        assert!(!run.join("pretrained.json").exists());
+        std::fs::remove_file(link).unwrap();
+    }
+    ok(download(root, &server.base, "sat2map", &[]));
+    assert!(run.join("pretrained.json").exists());
+
+    for bad in [
+        &["--timeout", "0"][..],
+        &["--max-size", "0"],
+        &["--max-size", "lots"],
+    ] {
+        let output = download(root, &server.base, "map2sat", bad);
+        assert!(!output.status.success(), "{bad:?}");
+        assert!(
+            !root.join("checkpoints/map2sat_pretrained").exists(),
+            "{bad:?}"
+        );
+    }
 }

@@ -88,7 +88,17 @@ fn translations_equal_the_cli_and_errors_have_their_status() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     trained(root, "tiny", &[]);
-    let server = Server::start(root, &["--max-upload-mb", "1", "--max-pixels", "1000000"]);
+    let server = Server::start(
+        root,
+        &[
+            "--max-upload-mb",
+            "1",
+            "--max-pixels",
+            "1000000",
+            "--body-timeout",
+            "2",
+        ],
+    );
 
     let (status, body) = get(&server, "/healthz");
     assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
@@ -186,6 +196,15 @@ fn translations_equal_the_cli_and_errors_have_their_status() {
             "--max-upload-mb",
         ),
         ("model=tiny".into(), bomb, 422, "--max-pixels"),
+        // Headers that the decoders refuse for themselves (no tables, a canvas over WebP's own
+        // limit): still a bomb by their size.
+        ("model=tiny".into(), jpeg_bomb(), 422, "65535x65535"),
+        (
+            "model=tiny".into(),
+            webp_bomb(16_777_216),
+            422,
+            "16777216x16777216",
+        ),
         (
             "model=tiny".into(),
             flat_png(1100, 1000),
@@ -230,6 +249,18 @@ fn translations_equal_the_cli_and_errors_have_their_status() {
         &chunked(&vec![1; 1_200_000]),
     );
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    // Declared over the limit: a client waiting for "100 Continue" gets its 413 instead, and
+    // one that stops sending still gets a 413, not a 408.
+    let oversize = b"POST /api/translate?model=tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Content-Length: 1100000\r\nConnection: close\r\n";
+    let reply = raw(
+        &server,
+        &[&oversize[..], b"Expect: 100-continue\r\n\r\n"].concat(),
+        b"",
+    );
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    let reply = raw(&server, &[&oversize[..], b"\r\n"].concat(), &[1; 1000]);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
 
     // After all that, the server still answers.
     let (status, _) = post(&server, "/api/translate?model=tiny", &bytes);
@@ -243,6 +274,30 @@ fn claim_size(png: &mut [u8], width: u32, height: u32) {
     let mut crc = flate2::Crc::new();
     crc.update(&png[12..29]);
     png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+}
+
+/// A JPEG that declares 65535x65535 pixels and holds nothing else.
+fn jpeg_bomb() -> Vec<u8> {
+    let mut jpeg = vec![0xff, 0xd8, 0xff, 0xdb, 0, 67, 0];
+    jpeg.extend([1; 64]);
+    jpeg.extend([0xff, 0xc0, 0, 11, 8, 0xff, 0xff, 0xff, 0xff, 1, 1, 0x11, 0]);
+    jpeg.extend([0xff, 0xd9]);
+    jpeg
+}
+
+/// An extended WebP (VP8X) whose canvas is `side` x `side`, and nothing else.
+fn webp_bomb(side: u32) -> Vec<u8> {
+    let mut chunk = b"VP8X".to_vec();
+    chunk.extend(10u32.to_le_bytes());
+    chunk.extend([0; 4]);
+    for _ in 0..2 {
+        chunk.extend(&(side - 1).to_le_bytes()[..3]);
+    }
+    let mut webp = b"RIFF".to_vec();
+    webp.extend((4 + chunk.len() as u32).to_le_bytes());
+    webp.extend(b"WEBP");
+    webp.extend(chunk);
+    webp
 }
 
 fn chunked(body: &[u8]) -> Vec<u8> {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pix2pix::checkpoint::LATEST;
+use pix2pix::data::tools::download::FetchLimits;
 use pix2pix::data::{DataOptions, Direction, Preprocess};
 use pix2pix::device::DeviceChoice;
 use pix2pix::model::{
@@ -285,5 +286,32 @@ impl DeviceArgs {
             (None, None) => DeviceChoice::default(),
         };
         Ok(choice.device()?)
+    }
+}
+
+/// How long a download may stall and how large it may be.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FetchArgs {
+    /// Seconds without an answer or a byte from the server before the download stops (it
+    /// continues where it stopped when run again) [default: 60]
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// The most the file may hold, e.g. 500MB, 2GB or 2GiB; a larger file is refused before it fills
+    /// the disk [default: 2GB for a model, 32GB for a dataset]
+    #[arg(long = "max-size", visible_alias = "max_size")]
+    max_size: Option<bytesize::ByteSize>,
+}
+
+impl FetchArgs {
+    /// The limits, with `max_bytes` where no --max-size was given.
+    pub fn limits(&self, max_bytes: u64) -> FetchLimits {
+        let mut limits = FetchLimits::new(max_bytes);
+        if let Some(seconds) = self.timeout {
+            limits.timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(size) = self.max_size {
+            limits.max_bytes = size.as_u64();
+        }
+        limits
     }
 }

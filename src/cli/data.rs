@@ -8,12 +8,12 @@ use pix2pix::data::Preprocess;
 use pix2pix::data::tools::check::{CheckOptions, check};
 use pix2pix::data::tools::colorization::{ColorizationOptions, colorization};
 use pix2pix::data::tools::combine::{CombineOptions, combine};
-use pix2pix::data::tools::download::{DownloadOptions, download};
+use pix2pix::data::tools::download::{DATASET_MAX_BYTES, DownloadOptions, download};
 use pix2pix::data::tools::edges::{EdgesOptions, edges};
 use pix2pix::data::tools::split::{SplitOptions, split};
 use pix2pix::model::{DiscriminatorArch, GeneratorArch};
 
-use super::args::override_fields;
+use super::args::{FetchArgs, override_fields};
 use super::progress::Bars;
 
 #[derive(Subcommand, Debug)]
@@ -46,7 +46,7 @@ pub struct CombineArgs {
     /// Resize both sides to N x N (pairs of different sizes are skipped without it)
     #[arg(long, value_name = "N")]
     resize: Option<u32>,
-    /// Replace an existing output folder
+    /// Replace an output folder that this same command made before
     #[arg(long)]
     force: bool,
 }
@@ -71,7 +71,7 @@ pub struct EdgesArgs {
     /// Remove edge components smaller than this many pixels [default: 5]
     #[arg(long = "min-component")]
     min_component: Option<usize>,
-    /// Replace an existing output folder
+    /// Replace an output folder that this same command made before
     #[arg(long)]
     force: bool,
 }
@@ -87,7 +87,7 @@ pub struct ColorizationArgs {
     /// Side of the square outputs (default: keep each photo's size)
     #[arg(long)]
     size: Option<u32>,
-    /// Replace an existing output folder
+    /// Replace an output folder that this same command made before
     #[arg(long)]
     force: bool,
 }
@@ -109,7 +109,7 @@ pub struct SplitArgs {
     /// Seed of the shuffle [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// Replace an existing output folder
+    /// Replace an output folder that this same command made before
     #[arg(long)]
     force: bool,
 }
@@ -148,9 +148,11 @@ pub struct DownloadArgs {
     /// Server folder holding <name>.tar.gz [default: the official server]
     #[arg(long = "base-url")]
     base_url: Option<String>,
-    /// Replace an existing dataset folder
+    /// Replace a dataset folder that an earlier `data download` made
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    fetch: FetchArgs,
 }
 
 impl DataCommand {
@@ -229,6 +231,7 @@ pub fn run(command: DataCommand) -> Result<()> {
             let mut options = DownloadOptions::new(&args.name);
             override_fields!(options, args, to, base_url);
             options.force = args.force;
+            options.limits = args.fetch.limits(DATASET_MAX_BYTES);
             println!("dataset in {}", download(&options, &bars)?.display());
         }
     }

@@ -129,8 +129,28 @@ fn hint(error: &Error, command: &str) -> Option<String> {
         Error::RunInUse { .. } => {
             "wait for that run to finish or stop it (Ctrl-C saves it), or choose another --name"
         }
-        Error::RunFile { .. } | Error::NotARegularFile { .. } => {
+        Error::RunFile { .. }
+        | Error::WrongKind {
+            writing: true,
+            expected: "a regular file",
+            ..
+        } => {
             return Some(format!("choose a file path with {}", output_flag(command)));
+        }
+        Error::WrongKind { writing: true, .. } => {
+            return Some(format!(
+                "choose another folder with {}",
+                output_flag(command)
+            ));
+        }
+        Error::WrongKind { .. } if reads_dataset => {
+            "check --dataroot and --phase: expected <dataroot>/<phase>/ with A|B images"
+        }
+        Error::NotOurOutput { .. } => {
+            return Some(format!(
+                "remove it yourself if it may go, or choose another folder with {}",
+                output_flag(command)
+            ));
         }
         Error::NonFiniteLoss { .. } => "lower --lr or check the data",
         Error::OutOfMemory { .. } => match command {

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use pix2pix::interop::pretrained::{
-    OFFICIAL_MODELS_URL, PRETRAINED, PretrainedDownload, download_pretrained,
+    OFFICIAL_MODELS_URL, PRETRAINED, PRETRAINED_MAX_BYTES, PretrainedDownload, download_pretrained,
 };
 use pix2pix::train::TrainOptions;
+
+use super::args::FetchArgs;
 
 use super::progress::Bars;
 
@@ -41,6 +43,8 @@ pub struct DownloadArgs {
     /// Replace a generator already downloaded
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    fetch: FetchArgs,
 }
 
 pub fn run(command: PretrainedCommand) -> Result<()> {
@@ -62,6 +66,7 @@ pub fn run(command: PretrainedCommand) -> Result<()> {
                     .unwrap_or_else(|| TrainOptions::default().checkpoints_dir),
                 base_url: args.base_url.unwrap_or_else(|| OFFICIAL_MODELS_URL.into()),
                 force: args.force,
+                limits: args.fetch.limits(PRETRAINED_MAX_BYTES),
             };
             let dir = download_pretrained(&options, &Bars::default())?;
             let name = dir.file_name().unwrap_or_default().to_string_lossy();

@@ -41,9 +41,7 @@ impl AlignedDataset {
             });
         }
         let dir = options.dataroot.join(&options.phase);
-        if !dir.is_dir() {
-            return Err(Error::MissingDataFolder { path: dir });
-        }
+        crate::fsutil::require_dir(&dir)?;
         let mut files = list_images(&dir)?;
         if let Some(max) = options.max_dataset_size {
             files.truncate(max);

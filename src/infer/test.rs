@@ -98,7 +98,7 @@ pub fn test(
         .join(&options.name)
         .join(format!("{}_{}", data.phase, options.epoch));
     // The results folder is replaced as a unit, as the official code overwrites its results.
-    let staging = Staging::new(&out_dir, &[], true)?;
+    let staging = Staging::new(&out_dir, &[], true, "test")?;
     let images_dir = staging.path("images");
     create_dir(&images_dir)?;
 

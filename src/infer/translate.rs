@@ -137,9 +137,17 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             }
             files.push(input.clone());
         } else {
-            return Err(Error::Io {
-                path: input.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+            return Err(match std::fs::metadata(input) {
+                Ok(meta) => Error::WrongKind {
+                    path: input.clone(),
+                    found: crate::fsutil::kind_of(&meta),
+                    expected: "an image file or a folder",
+                    writing: false,
+                },
+                Err(source) => Error::Io {
+                    path: input.clone(),
+                    source,
+                },
             });
         }
     }
@@ -177,10 +185,12 @@ pub fn translate_files(
                 input: file.clone(),
             });
         }
+        crate::fsutil::refuse_special(&target)?;
         if existing == Existing::Refuse && target.exists() {
             return Err(Error::OutputExists { path: target });
         }
     }
+    crate::fsutil::create_dir(output)?;
     progress.start("translate", Unit::Items, files.len() as u64, 0);
     let mut written = Vec::new();
     for file in &files {

@@ -74,6 +74,7 @@ pub fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
         if is_run_file(path) {
             return Err(Error::RunFile { path: path.clone() });
         }
+        crate::fsutil::refuse_special(path)?;
         if path.exists() && !force {
             return Err(Error::OutputExists { path: path.clone() });
         }

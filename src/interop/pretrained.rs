@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Direction;
-use crate::data::tools::download::fetch;
+use crate::data::tools::download::{FetchLimits, fetch};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir, rename_synced, write_atomic};
+use crate::fsutil::{create_dir, refuse_special, rename_synced, write_atomic};
 use crate::interop::{Detected, detect, read_pth};
 use crate::progress::Progress;
 
@@ -107,7 +107,11 @@ pub struct PretrainedDownload {
     pub base_url: String,
     /// Replace a generator already downloaded.
     pub force: bool,
+    pub limits: FetchLimits,
 }
+
+/// The official generators are 200-220 MB; a unet_256 with ngf 256 would be about 870 MB.
+pub const PRETRAINED_MAX_BYTES: u64 = 2_000_000_000;
 
 /// Fetches a pretrained generator (continuing a partial download), checks that it holds a
 /// pix2pix generator, and moves it into place with its sidecar; returns the run folder.
@@ -120,6 +124,11 @@ pub fn download_pretrained(
         .checkpoints_dir
         .join(format!("{}_pretrained", model.name));
     let target = dir.join("latest_net_G.pth");
+    let part = dir.join("latest_net_G.pth.part");
+    let sidecar = dir.join(SIDECAR);
+    for path in [&target, &part, &sidecar] {
+        refuse_special(path)?;
+    }
     if target.exists() && !options.force {
         return Err(Error::OutputExists { path: target });
     }
@@ -129,13 +138,12 @@ pub fn download_pretrained(
         options.base_url.trim_end_matches('/'),
         model.name
     );
-    let part = dir.join("latest_net_G.pth.part");
     // A failure leaves no empty run folder behind (a partial file stays, to be continued).
     let keep_nothing_empty = |error: Error| {
         let _ = std::fs::remove_dir(&dir);
         error
     };
-    fetch(&url, &part, progress).map_err(keep_nothing_empty)?;
+    fetch(&url, &part, &options.limits, progress).map_err(keep_nothing_empty)?;
     let holds = match read_pth(&part).map(|dict| detect(&dict)) {
         Ok(Detected::Generator(_)) => None,
         Ok(Detected::Discriminator(_)) => Some("a discriminator, not a generator".to_string()),
@@ -156,7 +164,15 @@ pub fn download_pretrained(
         source: url,
     };
     let json = serde_json::to_string_pretty(&record).expect("the record serialises");
-    write_atomic(&dir.join(SIDECAR), json.as_bytes())?;
-    rename_synced(&part, &target)?;
+    // The sidecar first: a generator is never in place without its direction. A failed install
+    // takes a new one away again (one already there describes the same model).
+    let had_sidecar = sidecar.exists();
+    write_atomic(&sidecar, json.as_bytes())?;
+    if let Err(error) = rename_synced(&part, &target) {
+        if !had_sidecar {
+            let _ = std::fs::remove_file(&sidecar);
+        }
+        return Err(keep_nothing_empty(error));
+    }
     Ok(dir)
 }

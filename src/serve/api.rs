@@ -237,15 +237,25 @@ pub async fn translate(
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > (DRAINED_UPLOADS * limit) as u64) {
+    let oversize = declared.is_some_and(|length| length > limit as u64);
+    // A client that waits for "100 Continue" has sent nothing yet: it gets its 413 at once, and
+    // so does one that announces more than is worth draining.
+    let waits = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if oversize && waits || declared.is_some_and(|length| length > (DRAINED_UPLOADS * limit) as u64)
+    {
         return Err(too_large(limit));
     }
-    let permit = state
-        .uploads
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::busy())?;
-    let body = read_body(body, declared, limit, &state.limits).await?;
+    let Ok(permit) = state.uploads.clone().try_acquire_owned() else {
+        // Read (and dropped) first, so that a client that is sending sees the 503 rather than
+        // a reset connection.
+        if !waits {
+            let _ = read_body(body, declared, limit, &state.limits, false).await;
+        }
+        return Err(ApiError::busy());
+    };
+    let body = read_body(body, declared, limit, &state.limits, true).await?;
     check_header(&body, state.limits.max_pixels)?;
     let (reply, answer) = oneshot::channel();
     let job = Job {
@@ -299,15 +309,23 @@ fn too_large(limit: usize) -> ApiError {
 /// so that the client, still sending, gets its 413 rather than a reset connection.
 const DRAINED_UPLOADS: usize = 4;
 
-/// The request body, at most `limit` bytes, within the body timeout.
+/// The request body, at most `limit` bytes, within the body timeout; with `keep` false, read
+/// and dropped. A body declared over the limit is a 413 even when it stops coming.
 async fn read_body(
     mut body: Body,
     declared: Option<u64>,
     limit: usize,
     limits: &Limits,
+    keep: bool,
 ) -> Result<Bytes, ApiError> {
+    let oversize = declared.is_some_and(|length| length > limit as u64);
     let read = async {
-        let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+        let capacity = if keep && !oversize {
+            declared.unwrap_or(0).min(limit as u64) as usize
+        } else {
+            0
+        };
+        let mut kept = Vec::with_capacity(capacity);
         let mut received = 0;
         while let Some(frame) = body.frame().await {
             let frame =
@@ -316,13 +334,14 @@ async fn read_body(
                 continue;
             };
             received += data.len();
-            if received <= limit {
-                kept.extend_from_slice(&data);
-            } else if received > DRAINED_UPLOADS * limit {
+            if received > DRAINED_UPLOADS * limit {
                 break;
             }
+            if keep && !oversize && received <= limit {
+                kept.extend_from_slice(&data);
+            }
         }
-        if received > limit {
+        if received > limit || oversize {
             Err(too_large(limit))
         } else {
             Ok(Bytes::from(kept))
@@ -331,18 +350,23 @@ async fn read_body(
     tokio::time::timeout(limits.body_timeout, read)
         .await
         .unwrap_or_else(|_| {
-            Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the upload took longer than {} s",
-                    limits.body_timeout.as_secs()
-                ),
-            ))
+            Err(if oversize {
+                too_large(limit)
+            } else {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload took longer than {} s",
+                        limits.body_timeout.as_secs()
+                    ),
+                )
+            })
         })
 }
 
 /// Refuses, from its header alone, a file that is not a PNG, JPEG or WebP image or that has
-/// more than `max_pixels` pixels (a decompression bomb is refused before it is decoded).
+/// more than `max_pixels` pixels (a decompression bomb is refused before it is decoded, even
+/// where the decoder would refuse its header as malformed or too large for itself).
 fn check_header(body: &[u8], max_pixels: u64) -> Result<(), ApiError> {
     let reader = ImageReader::new(Cursor::new(body))
         .with_guessed_format()
@@ -355,20 +379,35 @@ fn check_header(body: &[u8], max_pixels: u64) -> Result<(), ApiError> {
             "not a PNG, JPEG or WebP image: send the file's bytes as the body",
         ));
     }
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|e| ApiError::bad_request(format!("not a readable image: {e}")))?;
-    let pixels = width as u64 * height as u64;
-    if pixels > max_pixels {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "the image is {width}x{height} ({pixels} pixels), over the server's limit of \
-                 {max_pixels} (--max-pixels)"
-            ),
-        ));
+    let too_many = |width: u64, height: u64| {
+        let pixels = width.saturating_mul(height);
+        (pixels > max_pixels).then(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the image is {width}x{height} ({pixels} pixels), over the server's limit of \
+                     {max_pixels} (--max-pixels)"
+                ),
+            )
+        })
+    };
+    if let Ok(size) = imagesize::blob_size(body)
+        && let Some(error) = too_many(size.width as u64, size.height as u64)
+    {
+        return Err(error);
     }
-    if pixels == 0 {
+    let (width, height) = reader.into_dimensions().map_err(|e| match e {
+        // The decoder's own memory limit, reached by the header's size alone.
+        image::ImageError::Limits(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the image is too large to decode: {e} (--max-pixels)"),
+        ),
+        e => ApiError::bad_request(format!("not a readable image: {e}")),
+    })?;
+    if let Some(error) = too_many(width.into(), height.into()) {
+        return Err(error);
+    }
+    if width == 0 || height == 0 {
         return Err(ApiError::bad_request("the image has no pixels"));
     }
     Ok(())

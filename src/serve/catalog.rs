@@ -159,10 +159,8 @@ impl Catalog {
         let scans_runs = !names.is_empty() || files.is_empty();
         // A folder that is not there is a typo more often than a run to come: an empty one is
         // served, and training fills it.
-        if scans_runs && !checkpoints_dir.is_dir() {
-            return Err(Error::MissingDataFolder {
-                path: checkpoints_dir.to_path_buf(),
-            });
+        if scans_runs {
+            crate::fsutil::require_dir(checkpoints_dir)?;
         }
         let runs = list_runs(checkpoints_dir);
         for name in names {

@@ -155,11 +155,7 @@ fn check_phase(
 
 /// Reads every image of every phase folder under `options.dir`.
 pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
-    if !options.dir.is_dir() {
-        return Err(Error::MissingDataFolder {
-            path: options.dir.clone(),
-        });
-    }
+    crate::fsutil::require_dir(&options.dir)?;
     for (option, value) in [
         ("crop_size", options.crop_size),
         ("load_size", options.load_size),

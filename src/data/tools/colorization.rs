@@ -36,7 +36,12 @@ impl ColorizationOptions {
 pub fn colorization(options: &ColorizationOptions, progress: &dyn Progress) -> Result<Written> {
     check_side("size", options.size)?;
     let photos = input_images(&options.photos)?;
-    let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
+    let staging = Staging::new(
+        &options.out,
+        &[&options.photos],
+        options.force,
+        "data colorization",
+    )?;
     for_each_with_progress(&photos, "colorization", progress, |path| {
         let photo = resized(load_rgb(path)?, options.size);
         let gray = image::DynamicImage::ImageLuma8(image::imageops::grayscale(&photo)).to_rgb8();

@@ -93,11 +93,14 @@ fn by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 pub fn combine(options: &CombineOptions, progress: &dyn Progress) -> Result<CombineReport> {
     check_side("resize", options.resize)?;
     for dir in [&options.a, &options.b] {
-        if !dir.is_dir() {
-            return Err(Error::MissingDataFolder { path: dir.clone() });
-        }
+        crate::fsutil::require_dir(dir)?;
     }
-    let staging = Staging::new(&options.out, &[&options.a, &options.b], options.force)?;
+    let staging = Staging::new(
+        &options.out,
+        &[&options.a, &options.b],
+        options.force,
+        "data combine",
+    )?;
     let mut report = CombineReport::default();
     let mut jobs = Vec::new();
     for phase in phases(&options.a, &options.b) {

@@ -142,7 +142,12 @@ pub fn edges(options: &EdgesOptions, progress: &dyn Progress) -> Result<Written>
         });
     }
     let photos = input_images(&options.photos)?;
-    let staging = Staging::new(&options.out, &[&options.photos], options.force)?;
+    let staging = Staging::new(
+        &options.out,
+        &[&options.photos],
+        options.force,
+        "data edges",
+    )?;
     for_each_with_progress(&photos, "edges", progress, |path| {
         let photo = resized(load_rgb(path)?, Some(options.size));
         let edges = edge_map(&photo, options.low, options.high, options.min_component);

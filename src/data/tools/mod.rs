@@ -104,11 +104,7 @@ pub fn resized(image: RgbImage, size: Option<u32>) -> RgbImage {
 
 /// The images of an input folder, which must exist and hold at least one.
 pub fn input_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        return Err(Error::MissingDataFolder {
-            path: dir.to_path_buf(),
-        });
-    }
+    crate::fsutil::require_dir(dir)?;
     let images = crate::data::image::list_images(dir)?;
     if images.is_empty() {
         return Err(Error::EmptyDataFolder {

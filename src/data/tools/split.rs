@@ -83,7 +83,7 @@ pub fn split(options: &SplitOptions, progress: &dyn Progress) -> Result<SplitRep
     let n_test = (n as f64 * options.test).round() as usize;
     let n_val = ((n as f64 * options.val).round() as usize).min(n - n_test);
     let n_train = n - n_test - n_val;
-    let staging = Staging::new(&options.out, &[&options.input], options.force)?;
+    let staging = Staging::new(&options.out, &[&options.input], options.force, "data split")?;
     let jobs: Vec<(PathBuf, &str)> = files
         .into_iter()
         .enumerate()
