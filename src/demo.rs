@@ -9,7 +9,7 @@ use burn::prelude::*;
 use crate::checkpoint::LATEST;
 use crate::data::synthetic::write_split;
 use crate::data::{DataOptions, Preprocess};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::infer::{GeneratorSource, TestOptions, TestSummary, load_generator, test};
 use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
 use crate::train::{RunOptions, TrainObserver, TrainOptions, TrainSummary, train};
@@ -53,7 +53,35 @@ pub struct DemoSummary {
 
 pub const DEMO_NAME: &str = "shapes_demo";
 
+/// The largest demo images and the most training pairs: beyond them the dataset alone takes
+/// minutes to write and gigabytes of disk.
+const MAX_SIZE: u32 = 1024;
+const MAX_IMAGES: usize = 100_000;
+
 impl DemoOptions {
+    /// Refuses sizes and counts the demo cannot make a dataset of, before anything is written.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |option, reason: String| Err(Error::InvalidOption { option, reason });
+        if !self.size.is_power_of_two() || !(32..=MAX_SIZE).contains(&self.size) {
+            return invalid(
+                "size",
+                format!(
+                    "{} is not a power of two from 32 to {MAX_SIZE} (e.g. 64)",
+                    self.size
+                ),
+            );
+        }
+        for (option, count) in [
+            ("train_images", self.train_images),
+            ("test_images", self.test_images),
+        ] {
+            if !(1..=MAX_IMAGES).contains(&count) {
+                return invalid(option, format!("{count} is not from 1 to {MAX_IMAGES}"));
+            }
+        }
+        Ok(())
+    }
+
     /// The options of the demo's training run: the official defaults scaled to small images.
     pub fn run_options(&self) -> RunOptions {
         let dataroot = self.dir.join("datasets").join("shapes");
@@ -79,7 +107,8 @@ impl DemoOptions {
                 n_epochs: self.n_epochs,
                 n_epochs_decay: self.n_epochs_decay,
                 seed: self.seed,
-                batch_size: self.batch_size,
+                // A batch of no more pairs than there are.
+                batch_size: self.batch_size.min(self.train_images).max(1),
                 display_freq: self.train_images,
                 print_freq: 50,
                 ..TrainOptions::default()
@@ -90,6 +119,7 @@ impl DemoOptions {
 
 /// Writes the dataset (train and test splits) unless it is already there.
 pub fn prepare_dataset(options: &DemoOptions) -> Result<PathBuf> {
+    options.validate()?;
     let dataroot = options.run_options().data.dataroot;
     for (phase, count, seed) in [
         ("train", options.train_images, options.seed),

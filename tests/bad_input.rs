@@ -83,6 +83,65 @@ fn cases() -> Vec<(Vec<String>, &'static str)> {
             "--epoch_count: 50 is past the schedule's last epoch",
         ),
         (train(&["--max_dataset_size", "0"]), "--max_dataset_size"),
+        // Numbers at the edge of their type or past the data: refused before anything is sized
+        // by them.
+        (
+            train(&["--batch_size", "18446744073709551615"]),
+            "--batch_size: 18446744073709551615 is more than the 2 training pairs",
+        ),
+        (
+            train(&["--batch_size", "1000000000"]),
+            "--batch_size: 1000000000 is more than the 2 training pairs",
+        ),
+        (
+            train(&["--batch_size", "3"]),
+            "--batch_size: 3 is more than",
+        ),
+        (
+            train(&["--num_threads", "18446744073709551615"]),
+            "--num_threads: 18446744073709551615 is more than 1024",
+        ),
+        (
+            train(&["--load_size", "18446744073709551615"]),
+            "--load_size: 18446744073709551615 is above the largest side",
+        ),
+        (
+            args(&[
+                "test",
+                "--name",
+                "ok",
+                "--dataroot",
+                "shapes",
+                "--crop_size",
+                "18446744073709551615",
+            ]),
+            "--crop_size: 18446744073709551615 is above the largest side",
+        ),
+        (
+            args(&[
+                "data",
+                "check",
+                "shapes",
+                "--load_size",
+                "18446744073709551615",
+            ]),
+            "--load_size",
+        ),
+        (
+            args(&["bench", "--repeats", "18446744073709551615"]),
+            "--repeats: 18446744073709551615 is more than 100000",
+        ),
+        (
+            args(&["bench", "--warmup", "18446744073709551615"]),
+            "--warmup: 18446744073709551615 is more than 100000",
+        ),
+        (args(&["demo", "--size", "2048"]), "--size: 2048"),
+        (args(&["demo", "--size", "48"]), "--size: 48"),
+        (args(&["demo", "--train-images", "0"]), "--train_images: 0"),
+        (
+            args(&["demo", "--train-images", "18446744073709551615"]),
+            "--train_images: 18446744073709551615",
+        ),
         (
             train(&["--n_epochs", "0", "--n_epochs_decay", "0"]),
             "--n_epochs",

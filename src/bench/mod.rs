@@ -109,6 +109,9 @@ fn time_calls(warmup: usize, repeats: usize, device: &Device, mut run: impl FnMu
     }
 }
 
+/// The most timed calls: a median of more says nothing new, and their count must fit memory.
+const MAX_REPEATS: usize = 100_000;
+
 impl BenchOptions {
     /// Refuses options the timings cannot run with: bad networks, an empty batch, a size G or
     /// D cannot take, a step that will not fit in memory.
@@ -120,6 +123,14 @@ impl BenchOptions {
                 return Err(Error::InvalidOption {
                     option,
                     reason: "must be at least 1".into(),
+                });
+            }
+        }
+        for (option, value) in [("warmup", self.warmup), ("repeats", self.repeats)] {
+            if value > MAX_REPEATS {
+                return Err(Error::InvalidOption {
+                    option,
+                    reason: format!("{value} is more than {MAX_REPEATS}"),
                 });
             }
         }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use pix2pix::demo::{DEMO_NAME, DemoOptions, run as run_demo};
 
@@ -19,11 +19,11 @@ pub struct DemoArgs {
     /// Epochs at the initial learning rate; as many decay afterwards [default: 8]
     #[arg(long)]
     epochs: Option<usize>,
-    /// Side of the images (a power of two >= 32) [default: 64]
+    /// Side of the images (a power of two from 32 to 1024) [default: 64]
     #[arg(long)]
     size: Option<u32>,
-    /// Training pairs to generate [default: 200]
-    #[arg(long = "train-images")]
+    /// Training pairs to generate (at most 100000) [default: 200]
+    #[arg(long = "train-images", visible_alias = "train_images")]
     train_images: Option<usize>,
     /// Seed of the dataset and of training [default: 0]
     #[arg(long)]
@@ -37,10 +37,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     if let Some(epochs) = args.epochs {
         (options.n_epochs, options.n_epochs_decay) = (epochs, epochs);
     }
+    options.validate()?;
     let size = options.size;
-    if !size.is_power_of_two() || size < 32 {
-        bail!("--size {size}: use a power of two of at least 32 (e.g. 64)");
-    }
     let stop = super::train::stop_flag()?;
     eprintln!(
         "pix2pix demo: {} procedural label -> rendering pairs of {size}x{size}, \

@@ -30,16 +30,14 @@ pub struct AlignedDataset {
     output_nc: usize,
 }
 
+/// The most loading threads: far more than any machine's cores, and few enough to start.
+pub const MAX_THREADS: usize = 1024;
+
 impl AlignedDataset {
     /// Lists `<dataroot>/<phase>/`. `train` decides whether crops and flips are random
     /// (at test time load_size = crop_size and nothing is flipped, as the official test does).
     pub fn open(options: &DataOptions, input_nc: usize, output_nc: usize) -> Result<Self> {
-        if options.max_dataset_size == Some(0) {
-            return Err(Error::InvalidOption {
-                option: "max_dataset_size",
-                reason: "must be at least 1 (leave it out to use every image)".into(),
-            });
-        }
+        options.validate()?;
         let dir = options.dataroot.join(&options.phase);
         crate::fsutil::require_dir(&dir)?;
         let mut files = list_images(&dir)?;

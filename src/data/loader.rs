@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::aligned::{AlignedDataset, Sample};
+use super::aligned::{AlignedDataset, MAX_THREADS, Sample};
 use super::image::from_chw;
 use crate::error::Result;
 use crate::seed::Stream;
@@ -107,12 +107,15 @@ pub struct EpochReport {
 }
 
 impl BatchLoader {
+    /// A batch or thread count past the dataset's size is cut to it: the prefetch queue and each
+    /// batch are sized from them.
     pub fn new(dataset: AlignedDataset, options: LoaderOptions) -> Self {
+        let samples = dataset.len().max(1);
         Self {
             dataset: Arc::new(dataset),
             options: LoaderOptions {
-                batch_size: options.batch_size.max(1),
-                threads: options.threads.max(1),
+                batch_size: options.batch_size.clamp(1, samples),
+                threads: options.threads.clamp(1, samples.min(MAX_THREADS)),
                 ..options
             },
         }

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 pub use aligned::AlignedDataset;
 pub use loader::{Batch, BatchLoader, LoaderOptions};
 pub use transform::Preprocess;
@@ -45,6 +47,46 @@ pub struct DataOptions {
     pub num_threads: usize,
     /// Skip unreadable images with a warning instead of stopping.
     pub skip_bad: bool,
+}
+
+/// The largest image side resized to (`--load_size`, `--crop_size`, the data tools' sizes): a
+/// 16384 x 16384 RGB image is 805 MB.
+pub const MAX_SIDE: u32 = 16384;
+
+/// Checks a side given by an option: from 1 to [`MAX_SIDE`] pixels, or none.
+pub fn check_side(option: &'static str, size: Option<impl Into<u64>>) -> Result<()> {
+    match size.map(Into::into) {
+        Some(0) => Err(Error::InvalidOption {
+            option,
+            reason: "must be at least 1 pixel".into(),
+        }),
+        Some(s) if s > u64::from(MAX_SIDE) => Err(Error::InvalidOption {
+            option,
+            reason: format!("{s} is above the largest side supported, {MAX_SIDE}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl DataOptions {
+    /// Refuses sizes and counts no data set can be read with, before anything is allocated.
+    pub fn validate(&self) -> Result<()> {
+        check_side("crop_size", Some(self.crop_size as u64))?;
+        check_side("load_size", Some(self.load_size as u64))?;
+        if self.max_dataset_size == Some(0) {
+            return Err(Error::InvalidOption {
+                option: "max_dataset_size",
+                reason: "must be at least 1 (leave it out to use every image)".into(),
+            });
+        }
+        if self.num_threads > aligned::MAX_THREADS {
+            return Err(Error::InvalidOption {
+                option: "num_threads",
+                reason: format!("{} is more than {}", self.num_threads, aligned::MAX_THREADS),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for DataOptions {

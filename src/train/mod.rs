@@ -38,6 +38,12 @@ pub struct TrainState {
     /// Samples trained on since the start of the run.
     pub total_iters: usize,
     pub plateau: PlateauState,
+    /// The losses since the last loss log line, and since the epoch began: a resume continues
+    /// both means, so that its log and its plateau decisions are an uninterrupted run's.
+    #[serde(default)]
+    pub log_meter: LossMeter,
+    #[serde(default)]
+    pub epoch_meter: LossMeter,
 }
 
 /// What a training run reports as it goes.
@@ -170,6 +176,18 @@ pub fn train(
         options.model.input_nc,
         options.model.output_nc,
     )?;
+    if train.batch_size > dataset.len() {
+        return Err(Error::InvalidOption {
+            option: "batch_size",
+            reason: format!(
+                "{} is more than the {} training pairs in {}",
+                train.batch_size,
+                dataset.len(),
+                options.data.dataroot.join(&options.data.phase).display()
+            ),
+        });
+    }
+    ensure_training_fits(options, &dataset, device)?;
     let loader = BatchLoader::new(
         dataset,
         LoaderOptions {
@@ -181,7 +199,6 @@ pub fn train(
         },
     );
 
-    ensure_training_fits(options, loader.dataset(), device)?;
     let device = device.clone().autodiff();
     device.seed(Stream::Init.seed(train.seed, &[]));
     let mut model = Pix2Pix::new(&options.model, train, &device);
@@ -208,7 +225,12 @@ pub fn train(
             )?;
         }
     }
-    checkpoints.save_options(options)?;
+    // Saved as an absolute path: a resume from another folder finds the data.
+    let mut saved = options.clone();
+    if let Ok(dataroot) = std::path::absolute(&options.data.dataroot) {
+        saved.data.dataroot = dataroot;
+    }
+    checkpoints.save_options(&saved)?;
     cut_loss_log(&run_dir, state.total_iters)?;
 
     let scheduler = Scheduler {
@@ -236,8 +258,6 @@ pub fn train(
             position: state.position,
         });
         let mut batches = loader.epoch(epoch, state.position);
-        let mut epoch_meter = LossMeter::default();
-        let mut log_meter = LossMeter::default();
         let started = Instant::now();
         let mut timer = LogTimer::default();
         let mut waiting = Instant::now();
@@ -272,16 +292,17 @@ pub fn train(
             let before = state.total_iters;
             state.position += n;
             state.total_iters += n;
-            epoch_meter.add(&losses, n);
-            log_meter.add(&losses, n);
+            state.epoch_meter.add(&losses, n);
+            state.log_meter.add(&losses, n);
             observer.observe(&TrainEvent::Step {
                 position: state.position,
                 losses: &losses,
             });
 
-            let crossed = |freq: usize| freq > 0 && before / freq != state.total_iters / freq;
+            let after = state.total_iters;
+            let crossed = |freq: usize| freq > 0 && before / freq != after / freq;
             if crossed(train.print_freq) {
-                log_losses(&run_dir, &state, lr, &mut log_meter, &mut timer, observer)?;
+                log_losses(&run_dir, &mut state, lr, &mut timer, observer)?;
             }
             if crossed(train.display_freq) {
                 let visuals = [
@@ -308,11 +329,11 @@ pub fn train(
             .skipped
             .extend(batches.report().skipped.iter().cloned());
 
-        let means = epoch_meter.take_mean();
+        let means = state.epoch_meter.take_mean();
         if let Some(means) = &means {
             scheduler.observe(means.G_GAN + means.G_L1, &mut state.plateau);
         }
-        log_losses(&run_dir, &state, lr, &mut log_meter, &mut timer, observer)?;
+        log_losses(&run_dir, &mut state, lr, &mut timer, observer)?;
         state.epoch += 1;
         state.position = 0;
         let numbered = epoch.to_string();
@@ -353,7 +374,7 @@ fn ensure_training_fits(
             Err(_) => return Ok(()),
         }
     };
-    let batch = options.train.batch_size.min(dataset.len());
+    let batch = options.train.batch_size;
     let model = &options.model;
     let bytes = memory::training_bytes(model, batch, height, width);
     let what = || {
@@ -449,13 +470,12 @@ struct LogTimer {
 /// the time per image since then (nothing if no step ran).
 fn log_losses(
     run_dir: &Path,
-    state: &TrainState,
+    state: &mut TrainState,
     lr: f64,
-    meter: &mut LossMeter,
     timer: &mut LogTimer,
     observer: &mut dyn TrainObserver,
 ) -> Result<()> {
-    let Some(losses) = meter.take_mean() else {
+    let Some(losses) = state.log_meter.take_mean() else {
         return Ok(());
     };
     let line = LossLogLine {

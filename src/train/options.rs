@@ -95,13 +95,9 @@ impl RunOptions {
         let invalid = |option, reason: String| Err(Error::InvalidOption { option, reason });
         let m = &self.model;
         m.validate()?;
+        self.data.validate()?;
         let t = &self.train;
-        for (option, value) in [
-            ("batch_size", t.batch_size),
-            ("crop_size", self.data.crop_size),
-            ("load_size", self.data.load_size),
-            ("epoch_count", t.epoch_count),
-        ] {
+        for (option, value) in [("batch_size", t.batch_size), ("epoch_count", t.epoch_count)] {
             if value == 0 {
                 return invalid(option, "must be at least 1".into());
             }
@@ -193,6 +189,17 @@ impl RunOptions {
                 OnResume::Fixed => conflicts.push(change),
                 OnResume::Free => changes.push(change),
                 OnResume::Located => {}
+                OnResume::Folder => {
+                    let folder = |v: Option<&Value>| {
+                        std::fs::canonicalize(v.and_then(Value::as_str).unwrap_or_default())
+                    };
+                    match (folder(before), folder(Some(value))) {
+                        (Ok(saved), Ok(given)) if saved == given => {}
+                        // The data moved: where it is now is the user's to say.
+                        (Err(_), _) => changes.push(change),
+                        _ => conflicts.push(change),
+                    }
+                }
             }
         }
         if conflicts.is_empty() {
@@ -215,12 +222,15 @@ enum OnResume {
     Free,
     /// Where the run is: taken from where it was found.
     Located,
+    /// A folder of data: the same folder however it is spelled; another one only where the saved
+    /// one is gone.
+    Folder,
 }
 
 /// train_opt.json's keys, the official option each is, whether that option is the negation of
 /// the key (`dropout` is set by `--no_dropout`), and how it may change on resume.
 const OPTIONS: &[(&str, &str, bool, OnResume)] = {
-    use OnResume::{Fixed, Free, Located};
+    use OnResume::{Fixed, Folder, Free, Located};
     &[
         ("model.input_nc", "input_nc", false, Fixed),
         ("model.output_nc", "output_nc", false, Fixed),
@@ -234,7 +244,7 @@ const OPTIONS: &[(&str, &str, bool, OnResume)] = {
         ("model.init.init_type", "init_type", false, Fixed),
         ("model.init.gain", "init_gain", false, Fixed),
         ("model.conditional_d", "unconditional", true, Fixed),
-        ("data.dataroot", "dataroot", false, Fixed),
+        ("data.dataroot", "dataroot", false, Folder),
         ("data.phase", "phase", false, Fixed),
         ("data.direction", "direction", false, Fixed),
         ("data.preprocess", "preprocess", false, Fixed),
@@ -308,6 +318,27 @@ mod tests {
         for (key, _) in flatten(&RunOptions::default()) {
             assert!(OPTIONS.iter().any(|(k, ..)| *k == key), "{key}");
         }
+    }
+
+    #[test]
+    fn a_data_folder_is_compared_as_a_folder_not_as_a_spelling() {
+        let root = tempfile::tempdir().unwrap();
+        let (data, other) = (root.path().join("data"), root.path().join("other"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let with = |dataroot: PathBuf| {
+            let mut options = RunOptions::default();
+            options.data.dataroot = dataroot;
+            options
+        };
+        let saved = with(data.clone());
+        let same = with(root.path().join("other/../data"));
+        assert_eq!(saved.resume_changes(&same).unwrap().len(), 0);
+        assert!(saved.resume_changes(&with(other.clone())).is_err());
+        // Moved: the saved folder is gone, the new one is taken and shown.
+        let gone = with(root.path().join("moved-away"));
+        let changes = gone.resume_changes(&with(other)).unwrap();
+        assert_eq!(changes[0].option, "dataroot");
     }
 
     #[test]

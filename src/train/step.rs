@@ -30,7 +30,7 @@ impl StepLosses {
 }
 
 /// Per-image means of step losses over a span of steps (an epoch, or between log lines).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LossMeter {
     sum: StepLosses,
     images: usize,

@@ -156,17 +156,8 @@ fn check_phase(
 /// Reads every image of every phase folder under `options.dir`.
 pub fn check(options: &CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     crate::fsutil::require_dir(&options.dir)?;
-    for (option, value) in [
-        ("crop_size", options.crop_size),
-        ("load_size", options.load_size),
-    ] {
-        if value == 0 {
-            return Err(Error::InvalidOption {
-                option,
-                reason: "must be at least 1".into(),
-            });
-        }
-    }
+    crate::data::check_side("crop_size", Some(options.crop_size as u64))?;
+    crate::data::check_side("load_size", Some(options.load_size as u64))?;
     let mut report = CheckReport::default();
     let side = options.crop_size;
     if options.preprocess.crops_to_crop_size()

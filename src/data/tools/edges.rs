@@ -49,7 +49,10 @@ impl EdgesOptions {
 /// The edge map of a photo: black one-pixel edges on white.
 pub fn edge_map(photo: &RgbImage, low: f32, high: f32, min_component: usize) -> GrayImage {
     let gray = image::imageops::grayscale(photo);
-    let mut edges = imageproc::edges::canny(&gray, low, high);
+    // imageproc's hysteresis walks off the image from its zero-strength border when a threshold
+    // is 0 (a panic): the smallest positive one keeps every edge that 0 would.
+    let low = low.max(f32::MIN_POSITIVE);
+    let mut edges = imageproc::edges::canny(&gray, low, high.max(low));
     thin(&mut edges);
     remove_small_components(&mut edges, min_component);
     image::imageops::invert(&mut edges);

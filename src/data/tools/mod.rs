@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 use rayon::prelude::*;
 
+pub use crate::data::{MAX_SIDE, check_side};
 use crate::error::{Error, Result};
 use crate::fsutil::Staging;
 use crate::progress::{Progress, Unit};
@@ -72,24 +73,6 @@ pub fn side_by_side(a: &RgbImage, b: &RgbImage) -> RgbImage {
     image::imageops::replace(&mut pair, a, 0, 0);
     image::imageops::replace(&mut pair, &b, a.width() as i64, 0);
     pair
-}
-
-/// The largest side the tools resize to: a 16384 x 16384 RGB image is 805 MB.
-pub const MAX_SIDE: u32 = 16384;
-
-/// Checks a `--size`/`--resize` value: from 1 to [`MAX_SIDE`] pixels, or none.
-pub fn check_side(option: &'static str, size: Option<u32>) -> Result<()> {
-    match size {
-        Some(0) => Err(Error::InvalidOption {
-            option,
-            reason: "must be at least 1 pixel".into(),
-        }),
-        Some(s) if s > MAX_SIDE => Err(Error::InvalidOption {
-            option,
-            reason: format!("{s} is above the largest side supported, {MAX_SIDE}"),
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// Resizes to `size` x `size` (bicubic), or keeps the image when `size` is None.
