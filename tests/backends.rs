@@ -5,11 +5,14 @@
 
 mod common;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use pix2pix::device::DeviceChoice;
+use pix2pix::loss::l1;
 use pix2pix::model::{GeneratorArch, ModelOptions};
+use pix2pix::train::step::{adam, adversary_input};
 use pix2pix::train::{Pix2Pix, StepLosses, TrainOptions};
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
@@ -133,4 +136,187 @@ fn wgpu_matches_flex_forward_and_in_a_training_step() {
         &losses(flex_losses),
         1e-4,
     );
+}
+
+/// Every float parameter of a module, in visiting order, or its gradient in `grads`.
+struct Parameters<'a> {
+    grads: Option<&'a GradientsParams>,
+    values: Vec<Vec<f32>>,
+}
+
+impl ModuleVisitor for Parameters<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let tensor = match self.grads {
+            Some(grads) => grads
+                .get::<D>(param.id)
+                .expect("every parameter has a gradient"),
+            None => param.val(),
+        };
+        self.values.push(values(tensor));
+    }
+}
+
+fn parameters<M: Module>(module: &M, grads: Option<&GradientsParams>) -> Vec<Vec<f32>> {
+    let mut visitor = Parameters {
+        grads,
+        values: Vec::new(),
+    };
+    module.visit(&mut visitor);
+    visitor.values
+}
+
+/// What one training step computes, part by part, on one device.
+#[derive(Default)]
+struct StepParts {
+    fake: Vec<f32>,
+    d_fake_logits: Vec<f32>,
+    d_real_logits: Vec<f32>,
+    losses: Vec<f32>,
+    d_grads: Vec<Vec<f32>>,
+    d_updated: Vec<Vec<f32>>,
+    g_gan_logits: Vec<f32>,
+    g_grads: Vec<Vec<f32>>,
+    g_updated: Vec<Vec<f32>>,
+}
+
+/// The parts of `Pix2Pix::step` (src/train/step.rs), one by one, so that the first part where
+/// two devices part ways shows.
+fn step_parts(step: Pix2Pix, a: Tensor<4>, b: Tensor<4>, lr: f64) -> StepParts {
+    let Pix2Pix {
+        generator,
+        mut optimizer,
+        adversary,
+        lambda_l1,
+    } = step;
+    let mut adversary = adversary.expect("a GAN");
+    let mut parts = StepParts::default();
+    let fake = generator.forward(a.clone());
+    parts.fake = values(fake.clone());
+    let input = |b: Tensor<4>| adversary_input(adversary.conditional, &a, b);
+    let d = &adversary.discriminator;
+    let fake_logits = d.forward(input(fake.clone().detach()));
+    let real_logits = d.forward(input(b.clone()));
+    parts.d_fake_logits = values(fake_logits.clone());
+    parts.d_real_logits = values(real_logits.clone());
+    let loss_fake = adversary.gan_mode.loss(fake_logits, false);
+    let loss_real = adversary.gan_mode.loss(real_logits, true);
+    let loss_d = (loss_fake.clone() + loss_real.clone()).mul_scalar(0.5);
+    let grads = GradientsParams::from_grads(loss_d.backward(), d);
+    parts.d_grads = parameters(d, Some(&grads));
+    let updated = adversary
+        .optimizer
+        .step(lr, adversary.discriminator.clone(), grads);
+    parts.d_updated = parameters(&updated, None);
+    let frozen = updated.no_grad();
+    let g_logits = frozen.forward(input(fake.clone()));
+    parts.g_gan_logits = values(g_logits.clone());
+    let g_gan = adversary.gan_mode.loss(g_logits, true);
+    let loss_l1 = l1(fake, b).mul_scalar(lambda_l1);
+    parts.losses = [&g_gan, &loss_l1, &loss_real, &loss_fake]
+        .map(|loss| loss.clone().into_scalar::<f32>())
+        .to_vec();
+    let grads = GradientsParams::from_grads((g_gan + loss_l1).backward(), &generator);
+    parts.g_grads = parameters(&generator, Some(&grads));
+    parts.g_updated = parameters(&optimizer.step(lr, generator, grads), None);
+    parts
+}
+
+/// The largest difference over lists of tensors, with the index of the tensor that has it.
+fn largest(ours: &[Vec<f32>], flex: &[Vec<f32>]) -> (f32, usize) {
+    ours.iter()
+        .zip(flex)
+        .enumerate()
+        .map(|(index, (a, b))| {
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            (diff, index)
+        })
+        .fold(
+            (0.0, 0),
+            |best, next| if next.0 > best.0 { next } else { best },
+        )
+}
+
+/// The training step taken apart: G's output, D's logits on real and fake pairs, the four losses,
+/// D's gradients, D after Adam, the updated D's logits for G, G's gradients and G after Adam,
+/// each compared with Flex; every part is printed before any is asserted, so that one run on a
+/// slow driver traces the mismatch to its first part.
+#[test]
+fn wgpu_matches_flex_in_each_part_of_a_training_step() {
+    if common::requirement(
+        "PIX2PIX_WGPU",
+        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let flex = pix2pix::device::cpu().unwrap();
+    let wgpu = DeviceChoice::Wgpu.device().unwrap();
+    let model = options();
+    flex.seed(5);
+    let a = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    let b = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    let g = model.generator(&flex);
+    let d = model.discriminator(&flex);
+    let train = TrainOptions::default();
+    let [flex_parts, wgpu_parts] = [flex.clone(), wgpu.clone()].map(|device| {
+        let device = device.autodiff();
+        let mut step = Pix2Pix::new(&model, &train, &device);
+        step.generator = copied(&g, model.generator(&device));
+        step.optimizer = adam(train.beta1);
+        let adversary = step.adversary.as_mut().unwrap();
+        adversary.discriminator = copied(&d, model.discriminator(&device));
+        let on = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &device);
+        step_parts(step, on(&a), on(&b), 2e-4)
+    });
+    let mut failures = Vec::new();
+    let mut check = |what: &str, diff: f32, tolerance: f32| {
+        eprintln!("{what}: max abs diff {diff:e}");
+        if diff > tolerance {
+            failures.push(format!("{what}: {diff:e}"));
+        }
+    };
+    let one = |ours: &[f32], flex: &[f32]| largest(&[ours.to_vec()], &[flex.to_vec()]).0;
+    check("G output", one(&wgpu_parts.fake, &flex_parts.fake), 1e-4);
+    check(
+        "D logits, fake pair",
+        one(&wgpu_parts.d_fake_logits, &flex_parts.d_fake_logits),
+        1e-4,
+    );
+    check(
+        "D logits, real pair",
+        one(&wgpu_parts.d_real_logits, &flex_parts.d_real_logits),
+        1e-4,
+    );
+    for (index, name) in ["G_GAN", "G_L1", "D_real", "D_fake"].iter().enumerate() {
+        let (ours, theirs) = (wgpu_parts.losses[index], flex_parts.losses[index]);
+        check(
+            &format!("loss {name} ({ours} against {theirs})"),
+            (ours - theirs).abs() / theirs.abs().max(1e-6),
+            1e-4,
+        );
+    }
+    for (what, ours, theirs) in [
+        ("D gradients", &wgpu_parts.d_grads, &flex_parts.d_grads),
+        ("D after Adam", &wgpu_parts.d_updated, &flex_parts.d_updated),
+        ("G gradients", &wgpu_parts.g_grads, &flex_parts.g_grads),
+        ("G after Adam", &wgpu_parts.g_updated, &flex_parts.g_updated),
+    ] {
+        let (diff, index) = largest(ours, theirs);
+        check(
+            &format!("{what} (largest in parameter {index})"),
+            diff,
+            1e-4,
+        );
+    }
+    check(
+        "updated D's logits for G",
+        one(&wgpu_parts.g_gan_logits, &flex_parts.g_gan_logits),
+        1e-4,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("; "));
 }

@@ -63,6 +63,17 @@ impl Precision {
     }
 }
 
+/// The environment variable that, set to `burn`, sends every operation to Burn's own
+/// implementation on every backend: the route the GPU backends take, run on the CPU by the tests
+/// (CI runs the parity, training and resume tests through it) and timed by `bench`.
+pub const ROUTE_VARIABLE: &str = "PIX2PIX_ROUTE";
+
+/// Whether [`ROUTE_VARIABLE`] asks for Burn's operations everywhere (read once).
+pub fn generic_route() -> bool {
+    static GENERIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *GENERIC.get_or_init(|| std::env::var(ROUTE_VARIABLE).is_ok_and(|v| v == "burn"))
+}
+
 /// Turned off by [`use_bf16_dot_products`].
 static BF16_DOT_PRODUCTS_OFF: AtomicBool = AtomicBool::new(false);
 
@@ -109,7 +120,7 @@ enum Route {
 
 impl Route {
     fn of<const D: usize>(tensor: &Tensor<D>) -> Self {
-        if tensor.dtype() != DType::F32 {
+        if tensor.dtype() != DType::F32 || generic_route() {
             return Route::Burn;
         }
         // An autodiff device wraps the device that holds the buffers.

@@ -197,7 +197,11 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         .transpose()?;
 
     Ok(BenchReport {
-        backend: backend_name(device),
+        backend: if crate::backend::generic_route() {
+            format!("{} (Burn's operations only)", backend_name(device))
+        } else {
+            backend_name(device)
+        },
         device: format!("{device:?}"),
         precision: options.precision.to_string(),
         net_g: options.model.net_g.to_string(),
