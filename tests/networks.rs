@@ -273,3 +273,22 @@ fn training_step_moves_f32_weights(model: &ModelOptions, device: &Device, precis
     assert_eq!(after.dtype(), DType::F32);
     assert_ne!(values(after.inner()), before, "{precision}");
 }
+
+/// A library user can name any depth: validation refuses what cannot be built, instead of an
+/// assertion deep in the U-Net.
+#[test]
+fn generators_the_parser_cannot_make_are_refused_by_validation() {
+    for net_g in [
+        GeneratorArch::Unet { num_downs: 4 },
+        GeneratorArch::Unet { num_downs: 15 },
+        GeneratorArch::Resnet { n_blocks: 0 },
+        GeneratorArch::Resnet { n_blocks: 101 },
+    ] {
+        let model = ModelOptions {
+            net_g,
+            ..ModelOptions::default()
+        };
+        let error = model.validate().unwrap_err().to_string();
+        assert!(error.contains("netG"), "{net_g}: {error}");
+    }
+}

@@ -285,7 +285,15 @@ impl DeviceArgs {
             (None, Some(ids)) => DeviceChoice::from_gpu_ids(ids)?,
             (None, None) => DeviceChoice::default(),
         };
-        Ok(choice.device()?)
+        let device = choice.device()?;
+        if matches!(choice, DeviceChoice::Cuda(_) | DeviceChoice::Wgpu) {
+            // Otherwise the first step or image is a silent stall (BENCHMARKS.md: 90 s on a
+            // software Vulkan driver).
+            eprintln!(
+                "{choice}: CubeCL compiles and autotunes its kernels at the first use of each                  layer size: the first steps are slow (seconds on a GPU, minutes on a software                  driver), later ones run at speed"
+            );
+        }
+        Ok(device)
     }
 }
 

@@ -238,6 +238,23 @@ impl ModelOptions {
         if !self.init.gain.is_finite() {
             return invalid("init_gain", "must be a number".into());
         }
+        // A library user can build any GeneratorArch; the parser only makes these.
+        let (kind, value, range) = match self.net_g {
+            GeneratorArch::Unet { num_downs } => (
+                "downsamplings",
+                num_downs,
+                UnetConfig::MIN_DOWNS..=GeneratorArch::MAX_UNET_DOWNS,
+            ),
+            GeneratorArch::Resnet { n_blocks } => {
+                ("blocks", n_blocks, 1..=GeneratorArch::MAX_RESNET_BLOCKS)
+            }
+        };
+        if !range.contains(&value) {
+            return invalid(
+                "netG",
+                format!("{value} {kind}: use {} to {}", range.start(), range.end()),
+            );
+        }
         Ok(())
     }
 

@@ -356,8 +356,6 @@ pub fn train(
     Ok(summary)
 }
 
-/// Saves G, D, both optimisers and the state under each label, as one unit (see
-/// [`Checkpoints::begin_save`]).
 /// Refuses a run whose networks and batch will not fit in memory, before they are built. The
 /// images are crop_size square when preprocessing crops; otherwise the first pair says.
 fn ensure_training_fits(
@@ -387,6 +385,8 @@ fn ensure_training_fits(
     memory::ensure_fits(bytes, what, device)
 }
 
+/// Saves G, D, both optimisers and the state under each label, as one unit (see
+/// [`Checkpoints::begin_save`]).
 fn save_checkpoint(
     checkpoints: &Checkpoints,
     labels: &[&str],
