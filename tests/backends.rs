@@ -320,3 +320,66 @@ fn wgpu_matches_flex_in_each_part_of_a_training_step() {
     );
     assert!(failures.is_empty(), "{}", failures.join("; "));
 }
+
+/// Mixed precision on wgpu, as GPU users will train: one step with `--precision f16` and `bf16`
+/// against the same step in f32, on the same device and weights. Printed, not asserted beyond
+/// finite losses and the bound the CPU test uses for outputs (0.05): what the driver supports and
+/// how far the losses move is what BENCHMARKS.md records. A precision the driver lacks is
+/// reported as such.
+#[test]
+fn wgpu_mixed_precision_steps_against_f32() {
+    if common::requirement(
+        "PIX2PIX_WGPU",
+        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let flex = pix2pix::device::cpu().unwrap();
+    let wgpu = DeviceChoice::Wgpu.device().unwrap();
+    let model = options();
+    flex.seed(7);
+    let a = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    let b = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    let g = model.generator(&flex);
+    let d = model.discriminator(&flex);
+    let step_at = |precision: pix2pix::Precision| {
+        let device = wgpu.clone().autodiff();
+        let train = TrainOptions {
+            precision,
+            ..TrainOptions::default()
+        };
+        let mut step = Pix2Pix::new(&model, &train, &device);
+        step.generator = copied(&g, model.generator(&device)).with_precision(precision);
+        let adversary = step.adversary.as_mut().unwrap();
+        adversary.discriminator =
+            copied(&d, model.discriminator(&device)).with_precision(precision);
+        let on = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &device);
+        let (losses, fake) = step.step(on(&a), on(&b), 2e-4);
+        (self::losses(losses), values(fake))
+    };
+    let (reference, reference_fake) = step_at(pix2pix::Precision::F32);
+    for precision in [pix2pix::Precision::F16, pix2pix::Precision::Bf16] {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step_at(precision)));
+        let Ok((losses, fake)) = outcome else {
+            eprintln!("{precision}: not supported by this driver (the step panicked)");
+            continue;
+        };
+        let relative: Vec<String> = losses
+            .iter()
+            .zip(&reference)
+            .map(|(x, y)| format!("{:.2e}", (x - y).abs() / y.abs().max(1e-6)))
+            .collect();
+        let output = largest(&[fake], &[reference_fake.clone()]).0;
+        eprintln!(
+            "{precision} against f32 on wgpu: G output max abs diff {output:e}; losses \
+             (G_GAN, G_L1, D_real, D_fake) {losses:?} against {reference:?}, relative {relative:?}"
+        );
+        assert!(
+            losses.iter().all(|l| l.is_finite()),
+            "{precision}: {losses:?}"
+        );
+        assert!(output < 0.05, "{precision}: G output {output:e}");
+    }
+}
