@@ -140,11 +140,15 @@ pub enum Error {
         writing: bool,
     },
 
+    /// An output folder that `--force` may not replace: no `mark` file in it names `made_by`.
     #[error(
-        "{path} was not made by `pix2pix {made_by}` (no {} in it names that command): nothing was replaced",
-        crate::fsutil::OUTPUT_MARK
+        "{path} was not made by `pix2pix {made_by}` (no {mark} in it names that command): nothing was replaced"
     )]
-    NotOurOutput { path: PathBuf, made_by: String },
+    NotOurOutput {
+        path: PathBuf,
+        made_by: String,
+        mark: &'static str,
+    },
 
     #[error("{path} already holds a training run (nothing was overwritten)")]
     RunExists { path: PathBuf },

@@ -294,6 +294,7 @@ fn ensure_made_by(target: &Path, made_by: &str) -> Result<()> {
     Err(Error::NotOurOutput {
         path: target.to_path_buf(),
         made_by: made_by.to_string(),
+        mark: OUTPUT_MARK,
     })
 }
 

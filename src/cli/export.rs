@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use pix2pix::infer::trained_direction;
-use pix2pix::interop::export::{
+use pix2pix::infer::export::{
     ExportFormat, ExportOptions, check_outputs, export_generator, export_run,
 };
+use pix2pix::infer::trained_direction;
 use pix2pix::interop::onnx::{DEFAULT_OPSET, OnnxIo, OnnxOptions};
 use pix2pix::model::ModelOverrides;
 

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod export;
 pub mod test;
 pub mod translate;
 

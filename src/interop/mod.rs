@@ -3,7 +3,6 @@
 //! and its pretrained generators by name (pretrained.rs).
 
 pub mod detect;
-pub mod export;
 pub mod keys;
 pub mod onnx;
 pub mod pretrained;

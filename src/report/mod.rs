@@ -1,10 +1,6 @@
 //! HTML pages like the official visualizer's: the training page (`web/index.html`) and the
 //! results page of `test` (`results/<name>/<phase>_<epoch>/index.html`).
 
-mod chart;
-
-pub use chart::loss_chart_svg;
-
 use std::fmt::Write;
 use std::path::Path;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoints, LATEST, LOSS_LOG, OPTIONS_FILE};
-use crate::report::loss_chart_svg;
+use crate::train::loss_chart_svg;
 use crate::train::{LossLogLine, RunOptions, TrainState, read_loss_log};
 
 /// How many epochs of samples the dashboard shows, newest first.

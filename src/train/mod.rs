@@ -3,6 +3,7 @@
 //! [`TrainObserver`], and a clean stop when asked.
 
 pub mod adam;
+mod chart;
 mod options;
 pub mod scheduler;
 pub mod step;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use chart::loss_chart_svg;
 pub use options::{RunOptions, TrainOptions};
 pub use scheduler::{LrPolicy, PlateauState, Scheduler};
 pub use step::{LossMeter, Pix2Pix, StepLosses};
@@ -25,7 +27,7 @@ use crate::data::{AlignedDataset, BatchLoader, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::memory;
-use crate::report::{Page, Section, loss_chart_svg, write_page};
+use crate::report::{Page, Section, write_page};
 use crate::seed::Stream;
 
 /// Where training stands; with the seed, it also fixes every later random draw.

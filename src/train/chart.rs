@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::train::LossLogLine;
+use super::LossLogLine;
 
 /// The series drawn: name, colour, and the value of a log line.
 type Series = (&'static str, &'static str, fn(&LossLogLine) -> f64);

@@ -1,14 +1,16 @@
 //! `pix2pix export`: a generator (and a run's discriminator) as official state_dicts (`.pth` or
 //! `.safetensors`), which PyTorch loads with `load_state_dict(strict=True)` into the official
-//! networks, or a generator as an ONNX model ([`super::onnx`]).
+//! networks, or a generator as an ONNX model ([`crate::interop::onnx`]).
 
 use std::path::{Path, PathBuf};
 
-use super::onnx::{OnnxOptions, onnx_bytes};
-use super::{discriminator_state_dict, generator_state_dict, write_pth, write_safetensors};
+use super::{GeneratorSource, LoadedGenerator, load_generator, trained_direction};
 use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
-use crate::infer::{GeneratorSource, LoadedGenerator, load_generator, trained_direction};
+use crate::interop::onnx::{OnnxOptions, onnx_bytes};
+use crate::interop::{
+    discriminator_state_dict, generator_state_dict, write_pth, write_safetensors,
+};
 use crate::model::ModelOverrides;
 
 /// The export's file format.
