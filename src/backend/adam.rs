@@ -110,21 +110,27 @@ pub(crate) fn with_tensor_ops<const D: usize>(
 ) -> AdamParam<D> {
     let (beta_1, beta_2) = (step.beta_1, step.beta_2);
     let Factors { combined, epsilon } = step.factors();
-    let moment_1 = state
-        .moment_1
+    // On wgpu (CubeCL with fusion) the update of a 4-D parameter with a dimension of size 1
+    // (PatchGAN's last convolution, [1, 64, 4, 4]) read its gradient out of order when computed
+    // in the parameter's shape, within the optimiser's pass over every parameter; as flat
+    // vectors it is right (BENCHMARKS.md, 2026-12-05).
+    let shape = state.param.shape();
+    let flat = |t: Tensor<D>| t.reshape([shape.num_elements()]);
+    let grad = flat(grad);
+    let moment_1 = flat(state.moment_1)
         .mul_scalar(beta_1)
         .add(grad.clone().mul_scalar(1.0 - beta_1));
-    let moment_2 = state
-        .moment_2
+    let moment_2 = flat(state.moment_2)
         .mul_scalar(beta_2)
         .add(grad.clone().mul(grad).mul_scalar(1.0 - beta_2));
     let update = moment_1
         .clone()
         .mul_scalar(combined)
         .div(moment_2.clone().sqrt().add_scalar(epsilon));
+    let back = |t: Tensor<1>| t.reshape(shape.clone());
     AdamParam {
-        param: state.param.sub(update.mul_scalar(step.lr)),
-        moment_1,
-        moment_2,
+        param: back(flat(state.param).sub(update.mul_scalar(step.lr))),
+        moment_1: back(moment_1),
+        moment_2: back(moment_2),
     }
 }

@@ -53,6 +53,19 @@ crate::names::named_values!(Precision, "precision", {
 });
 
 impl Precision {
+    /// An error where `device` cannot compute in this precision: on a driver without bf16,
+    /// CubeCL's kernels fail on their own threads and the step goes on with wrong numbers
+    /// (BENCHMARKS.md, 2026-12-05).
+    pub fn check(self, device: &Device) -> crate::Result<()> {
+        match self.low() {
+            Some(dtype) if !device.supports_dtype(dtype) => Err(crate::Error::InvalidOption {
+                option: "precision",
+                reason: format!("{self} is not supported by this device's driver: use f16 or f32"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The convolutions' dtype; None for plain f32.
     fn low(self) -> Option<FloatDType> {
         match self {

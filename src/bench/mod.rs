@@ -118,6 +118,7 @@ impl BenchOptions {
     pub fn validate(&self, device: &Device) -> Result<()> {
         let model = &self.model;
         model.validate()?;
+        self.precision.check(device)?;
         for (option, value) in [("batch_size", self.batch_size), ("repeats", self.repeats)] {
             if value == 0 {
                 return Err(Error::InvalidOption {

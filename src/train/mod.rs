@@ -164,6 +164,7 @@ pub fn train(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
     options.validate()?;
+    options.train.precision.check(device)?;
     let train = &options.train;
     let run_dir = train.run_dir();
     let checkpoints = Checkpoints::new(&run_dir);
