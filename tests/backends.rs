@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use pix2pix::device::DeviceChoice;
 use pix2pix::loss::l1;
-use pix2pix::model::{GeneratorArch, ModelOptions};
+use pix2pix::model::{Generator, GeneratorArch, ModelOptions, PatchDiscriminator};
 use pix2pix::train::step::{adam, adversary_input};
 use pix2pix::train::{Pix2Pix, StepLosses, TrainOptions};
 
@@ -47,6 +47,48 @@ fn copied<M: Module>(module: &M, into: M) -> M {
         .expect("the same architecture")
 }
 
+/// Flex and wgpu, the networks made on Flex and a batch of two A and B images, all drawn from
+/// `seed`: what each test compares on both devices.
+struct Fixture {
+    _serial: std::sync::MutexGuard<'static, ()>,
+    flex: Device,
+    wgpu: Device,
+    model: ModelOptions,
+    a: Tensor<4>,
+    b: Tensor<4>,
+    g: Generator,
+    d: PatchDiscriminator,
+}
+
+/// The fixture, or None where no Vulkan driver is named (the test skips, or fails under CI).
+fn fixture(seed: u64) -> Option<Fixture> {
+    common::requirement(
+        "PIX2PIX_WGPU",
+        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
+    )?;
+    let flex = pix2pix::device::cpu().unwrap();
+    let wgpu = DeviceChoice::Wgpu.device().unwrap();
+    let model = options();
+    // The device's generator is shared by the tests' threads: a test draws only while it holds
+    // the fixture, so that its seed gives it the same numbers on every run.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    flex.seed(seed);
+    let batch = || Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    let (a, b) = (batch(), batch());
+    let (g, d) = (model.generator(&flex), model.discriminator(&flex));
+    Some(Fixture {
+        _serial: serial,
+        flex,
+        wgpu,
+        model,
+        a,
+        b,
+        g,
+        d,
+    })
+}
+
 fn losses(losses: StepLosses) -> Vec<f32> {
     [losses.G_GAN, losses.G_L1, losses.D_real, losses.D_fake]
         .map(|v| v as f32)
@@ -55,26 +97,24 @@ fn losses(losses: StepLosses) -> Vec<f32> {
 
 #[test]
 fn wgpu_matches_flex_forward_and_in_a_training_step() {
-    if common::requirement(
-        "PIX2PIX_WGPU",
-        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
-    )
-    .is_none()
-    {
+    let Some(Fixture {
+        flex,
+        wgpu,
+        model,
+        a,
+        b,
+        g,
+        d,
+        _serial,
+        ..
+    }) = fixture(3)
+    else {
         return;
-    }
-    let flex = pix2pix::device::cpu().unwrap();
-    let wgpu = DeviceChoice::Wgpu.device().unwrap();
-    let model = options();
-    flex.seed(3);
-    let a = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
-    let b = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
+    };
     let on_wgpu = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &wgpu);
 
     // Forward, as at test time (batch statistics) and in eval mode.
-    let g = model.generator(&flex);
     let g_wgpu = copied(&g, model.generator(&wgpu));
-    let d = model.discriminator(&flex);
     let d_wgpu = copied(&d, model.discriminator(&wgpu));
     let ab = Tensor::cat(vec![a.clone(), b.clone()], 1);
     assert_close(
@@ -249,22 +289,20 @@ fn largest(ours: &[Vec<f32>], flex: &[Vec<f32>]) -> (f32, usize) {
 /// slow driver traces the mismatch to its first part.
 #[test]
 fn wgpu_matches_flex_in_each_part_of_a_training_step() {
-    if common::requirement(
-        "PIX2PIX_WGPU",
-        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
-    )
-    .is_none()
-    {
+    let Some(Fixture {
+        flex,
+        wgpu,
+        model,
+        a,
+        b,
+        g,
+        d,
+        _serial,
+        ..
+    }) = fixture(5)
+    else {
         return;
-    }
-    let flex = pix2pix::device::cpu().unwrap();
-    let wgpu = DeviceChoice::Wgpu.device().unwrap();
-    let model = options();
-    flex.seed(5);
-    let a = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
-    let b = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
-    let g = model.generator(&flex);
-    let d = model.discriminator(&flex);
+    };
     let train = TrainOptions::default();
     let [flex_parts, wgpu_parts] = [flex.clone(), wgpu.clone()].map(|device| {
         let device = device.autodiff();
@@ -309,17 +347,39 @@ fn wgpu_matches_flex_in_each_part_of_a_training_step() {
         (missing(&flex_parts.d_grads), missing(&flex_parts.g_grads)),
         (missing(&wgpu_parts.d_grads), missing(&wgpu_parts.g_grads))
     );
-    for (what, ours, theirs) in [
-        ("D gradients", &wgpu_parts.d_grads, &flex_parts.d_grads),
-        ("D after Adam", &wgpu_parts.d_updated, &flex_parts.d_updated),
-        ("G gradients", &wgpu_parts.g_grads, &flex_parts.g_grads),
-        ("G after Adam", &wgpu_parts.g_updated, &flex_parts.g_updated),
+    // Adam's first step moves each weight by about lr against its gradient's sign, however small
+    // the gradient: where one is near zero, two right answers may differ by up to 2 lr (4e-4).
+    for (what, ours, theirs, tolerance) in [
+        (
+            "D gradients",
+            &wgpu_parts.d_grads,
+            &flex_parts.d_grads,
+            1e-4,
+        ),
+        (
+            "D after Adam",
+            &wgpu_parts.d_updated,
+            &flex_parts.d_updated,
+            5e-4,
+        ),
+        (
+            "G gradients",
+            &wgpu_parts.g_grads,
+            &flex_parts.g_grads,
+            1e-4,
+        ),
+        (
+            "G after Adam",
+            &wgpu_parts.g_updated,
+            &flex_parts.g_updated,
+            5e-4,
+        ),
     ] {
         let (diff, index) = largest(ours, theirs);
         check(
             &format!("{what} (largest in parameter {index})"),
             diff,
-            1e-4,
+            tolerance,
         );
     }
     check(
@@ -337,22 +397,19 @@ fn wgpu_matches_flex_in_each_part_of_a_training_step() {
 /// by `Precision::check`, as training refuses it.
 #[test]
 fn wgpu_mixed_precision_steps_against_f32() {
-    if common::requirement(
-        "PIX2PIX_WGPU",
-        "a Vulkan driver for wgpu (Mesa's lavapipe: apt-get install mesa-vulkan-drivers)",
-    )
-    .is_none()
-    {
+    let Some(Fixture {
+        wgpu,
+        model,
+        a,
+        b,
+        g,
+        d,
+        _serial,
+        ..
+    }) = fixture(7)
+    else {
         return;
-    }
-    let flex = pix2pix::device::cpu().unwrap();
-    let wgpu = DeviceChoice::Wgpu.device().unwrap();
-    let model = options();
-    flex.seed(7);
-    let a = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
-    let b = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &flex);
-    let g = model.generator(&flex);
-    let d = model.discriminator(&flex);
+    };
     let step_at = |precision: pix2pix::Precision| {
         let device = wgpu.clone().autodiff();
         let train = TrainOptions {
