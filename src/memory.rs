@@ -88,7 +88,7 @@ pub fn human_bytes(bytes: f64) -> String {
 /// not fit in what this process may still use. Only the CPU backends are checked: a GPU's
 /// memory is the backend's to report.
 pub fn ensure_fits(bytes: f64, what: impl FnOnce() -> String, device: &Device) -> Result<()> {
-    if !on_host(device) {
+    if crate::device::Backend::on_host(device).is_none() {
         return Ok(());
     }
     match left() {
@@ -100,21 +100,6 @@ pub fn ensure_fits(bytes: f64, what: impl FnOnce() -> String, device: &Device) -
         }),
         _ => Ok(()),
     }
-}
-
-/// Whether `device` keeps its tensors in this process's memory.
-fn on_host(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
-    if *device == Device::flex() {
-        return true;
-    }
-    #[cfg(feature = "tch")]
-    #[allow(deprecated)]
-    if *device == Device::libtorch() {
-        return true;
-    }
-    let _ = device;
-    false
 }
 
 /// The tightest of the bounds on memory this process may still take, in bytes; None where none

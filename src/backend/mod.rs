@@ -31,6 +31,8 @@ use burn::tensor::{DType, Distribution, FloatDType};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::device::Backend;
+
 pub(crate) use adam::{AdamParam, AdamStep};
 
 /// The arithmetic of the convolutions (`--precision`).
@@ -136,19 +138,13 @@ impl Route {
         if tensor.dtype() != DType::F32 || generic_route() {
             return Route::Burn;
         }
-        // An autodiff device wraps the device that holds the buffers.
-        let device = tensor.device().inner();
-        #[cfg(feature = "flex")]
-        if device == Device::flex() {
-            return Route::Flex;
+        match Backend::on_host(&tensor.device()) {
+            #[cfg(feature = "flex")]
+            Some(Backend::Flex) => Route::Flex,
+            #[cfg(feature = "tch")]
+            Some(Backend::LibTorchCpu) => Route::LibTorchCpu,
+            _ => Route::Burn,
         }
-        #[cfg(feature = "tch")]
-        #[allow(deprecated)]
-        if device == Device::libtorch() {
-            return Route::LibTorchCpu;
-        }
-        let _ = device;
-        Route::Burn
     }
 }
 

@@ -198,10 +198,13 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         .transpose()?;
 
     Ok(BenchReport {
-        backend: if crate::backend::generic_route() {
-            format!("{} (Burn's operations only)", backend_name(device))
-        } else {
-            backend_name(device)
+        backend: {
+            let name = crate::device::Backend::of(device).name();
+            if crate::backend::generic_route() {
+                format!("{name} (Burn's operations only)")
+            } else {
+                name.to_string()
+            }
         },
         device: format!("{device:?}"),
         precision: options.precision.to_string(),
@@ -252,17 +255,6 @@ fn data_throughput(folder: &std::path::Path, options: &BenchOptions) -> Result<f
         images += batch?.len();
     }
     Ok(images as f64 / start.elapsed().as_secs_f64())
-}
-
-/// A short name of the backend behind `device`: `Device<Flex(Cpu)>` gives `flex`.
-fn backend_name(device: &Device) -> String {
-    let debug = format!("{device:?}");
-    let inner = debug.strip_prefix("Device<").unwrap_or(&debug);
-    inner
-        .split(|c: char| !c.is_alphanumeric())
-        .find(|s| !s.is_empty())
-        .unwrap_or("unknown")
-        .to_lowercase()
 }
 
 impl std::fmt::Display for BenchReport {
