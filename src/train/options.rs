@@ -160,6 +160,19 @@ impl RunOptions {
 }
 
 impl RunOptions {
+    /// Every option by its official name, with its value as the flag reads it (`no_dropout`
+    /// false where dropout is on; "none" for an absent value): the command line's help states
+    /// the defaults' values, and a test holds it to these.
+    pub fn official_values(&self) -> Vec<(&'static str, String)> {
+        flatten(self)
+            .into_iter()
+            .map(|(key, value)| {
+                let (option, negated, _) = describe(&key);
+                (option, shown(Some(&value), negated))
+            })
+            .collect()
+    }
+
     /// What resuming this saved run as `resumed` (its options with the given flags applied)
     /// changes: the schedule, logging and resource options that may change, or
     /// [`Error::OptionConflict`] naming every option whose new value would change what the run
@@ -174,16 +187,10 @@ impl RunOptions {
                 continue;
             }
             let (option, negated, on_resume) = describe(key);
-            let show = |value: Option<&Value>| match value {
-                None | Some(Value::Null) => "none".to_string(),
-                Some(Value::Bool(b)) => (b ^ negated).to_string(),
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-            };
             let change = OptionChange {
                 option,
-                saved: show(before),
-                given: show(Some(value)),
+                saved: shown(before, negated),
+                given: shown(Some(value), negated),
             };
             match on_resume {
                 OnResume::Fixed => conflicts.push(change),
@@ -275,6 +282,16 @@ const OPTIONS: &[(&str, &str, bool, OnResume)] = {
         ("train.precision", "precision", false, Free),
     ]
 };
+
+/// A saved value as the user would type it (a negated option's bool flipped).
+fn shown(value: Option<&Value>, negated: bool) -> String {
+    match value {
+        None | Some(Value::Null) => "none".to_string(),
+        Some(Value::Bool(b)) => (b ^ negated).to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
 
 /// The official name of train_opt.json's `key`, whether it is negated, and how it may change.
 /// Every key is in [`OPTIONS`] (a test checks it); an unknown one is held fixed.
