@@ -209,10 +209,11 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
         .with_precision(Precision::F32)
         .forward(x.clone());
     assert_eq!(values(f32_output), reference);
-    // On Burn's route (PIX2PIX_ROUTE=burn, the GPUs' route) bf16 casts the convolutions'
-    // operands as autocast does, whatever the CPU; on ours it rounds the products' operands where
-    // the CPU has bf16 dot products and runs them in f32 where not.
-    let generic = pix2pix::backend::generic_route();
+    // On Burn's route (PIX2PIX_ROUTE=burn, the GPUs' route, and LibTorch's) bf16 casts the
+    // convolutions' operands as autocast does, whatever the CPU; on our Flex kernels it rounds the
+    // products' operands where the CPU has bf16 dot products and runs them in f32 where not.
+    let generic = pix2pix::backend::generic_route()
+        || pix2pix::device::Backend::of(&device) != pix2pix::device::Backend::Flex;
     let dot_products = pix2pix::backend::bf16_dot_products() || generic;
     if !dot_products {
         eprintln!("bf16 dot products: this CPU has no AVX512_BF16; only the fallback is tested");

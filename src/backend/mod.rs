@@ -245,6 +245,8 @@ pub(crate) fn conv_transpose2d(
 struct Convolution<'a> {
     weight: &'a Param<Tensor<4>>,
     bias: &'a Option<Param<Tensor<1>>>,
+    /// Read by the Flex kernels only.
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
     shape: Option<ConvShape>,
 }
 
@@ -297,11 +299,12 @@ pub(crate) fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
 /// x [batch, channels, height, width] with `pad` reflected rows and columns on every side
 /// (PyTorch's `ReflectionPad2d`).
 pub(crate) fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
-    let [_, _, height, width] = x.dims();
     match Route::of(&x) {
         // Burn's own checks (and messages) for a padding as wide as the image.
         #[cfg(feature = "flex")]
-        Route::Flex if pad < height && pad < width => flex::reflect_pad::reflect_pad(x, pad),
+        Route::Flex if pad < x.dims()[2] && pad < x.dims()[3] => {
+            flex::reflect_pad::reflect_pad(x, pad)
+        }
         _ => x.pad((pad, pad, pad, pad), PadMode::Reflect),
     }
 }
