@@ -150,14 +150,26 @@ pub(crate) fn open_for_writing(path: &Path, append: bool) -> Result<std::fs::Fil
         .write(true)
         .append(append)
         .truncate(!append);
+    // Non-blocking: a FIFO swapped in after the check above fails to open instead of waiting.
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
     let file = options
         .open(path)
         .map_err(|source| Error::unwritable(path, source))?;
-    // A FIFO or device swapped in after the check above is opened, but never written.
-    refuse_special(path)?;
-    Ok(file)
+    // Whatever else was swapped in is opened, and never written.
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(meta) => Err(Error::WrongKind {
+            path: path.to_path_buf(),
+            found: kind_of(&meta),
+            expected: "a regular file",
+            writing: true,
+        }),
+        Err(source) => Err(Error::unwritable(path, source)),
+    }
 }
 
 /// Bytes free for an unprivileged writer on the file system that holds `dir` (None where
