@@ -201,6 +201,25 @@ pub fn available_space(dir: &Path) -> Option<u64> {
 /// a folder whose mark names the same command (or an empty one), never a user's own folder.
 pub const OUTPUT_MARK: &str = ".pix2pix-output";
 
+/// The command that makes an output folder, and the names such a folder held before folders
+/// carried a mark: a folder of only those names is taken as that command's.
+#[derive(Clone, Copy, Debug)]
+pub struct Maker {
+    /// As the mark and the messages name it, e.g. "data combine".
+    pub command: &'static str,
+    pub unmarked: &'static [&'static str],
+}
+
+impl Maker {
+    /// A command whose folders are recognised by their mark alone.
+    pub const fn new(command: &'static str) -> Self {
+        Self {
+            command,
+            unmarked: &[],
+        }
+    }
+}
+
 /// An output folder being written: files go to `.<name>.partial-<pid>` beside it until
 /// [`Staging::finish`] switches it into place; dropped unfinished, it is removed. Leftovers of
 /// processes that died (a SIGKILL runs no destructor) are removed by the next writer.
@@ -213,8 +232,8 @@ pub struct Staging {
 impl Staging {
     /// Checks that `target` may be written (absent, or with `replace` a folder that `made_by`
     /// made before, or an empty one) and is not inside any of `inputs` nor holds one, then
-    /// creates the staging folder. `made_by` names the command, e.g. "data combine".
-    pub fn new(target: &Path, inputs: &[&Path], replace: bool, made_by: &str) -> Result<Self> {
+    /// creates the staging folder.
+    pub fn new(target: &Path, inputs: &[&Path], replace: bool, made_by: Maker) -> Result<Self> {
         Self::check(target, replace, made_by)?;
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         for input in inputs {
@@ -237,12 +256,15 @@ impl Staging {
             staging,
             replace,
         };
-        write_synced(&staged.path(OUTPUT_MARK), format!("{made_by}\n").as_bytes())?;
+        write_synced(
+            &staged.path(OUTPUT_MARK),
+            format!("{}\n", made_by.command).as_bytes(),
+        )?;
         Ok(staged)
     }
 
     /// What [`Staging::new`] checks of `target`, for callers that check before long work.
-    pub fn check(target: &Path, replace: bool, made_by: &str) -> Result<()> {
+    pub fn check(target: &Path, replace: bool, made_by: Maker) -> Result<()> {
         match std::fs::symlink_metadata(target) {
             Err(_) => Ok(()),
             Ok(meta) if !meta.is_dir() => Err(Error::WrongKind {
@@ -296,16 +318,22 @@ impl Staging {
     }
 }
 
-/// An error unless the folder `target` is empty or its [`OUTPUT_MARK`] names `made_by`.
-fn ensure_made_by(target: &Path, made_by: &str) -> Result<()> {
-    let empty = std::fs::read_dir(target).is_ok_and(|mut entries| entries.next().is_none());
+/// An error unless the folder `target` is `made_by`'s: its [`OUTPUT_MARK`] names the command,
+/// or it holds only the names of an unmarked one (none: an empty folder).
+fn ensure_made_by(target: &Path, made_by: Maker) -> Result<()> {
     let mark = std::fs::read_to_string(target.join(OUTPUT_MARK)).unwrap_or_default();
-    if empty || mark.trim() == made_by {
+    let unmarked = std::fs::read_dir(target).is_ok_and(|entries| {
+        entries.flatten().all(|entry| {
+            let name = entry.file_name();
+            made_by.unmarked.iter().any(|known| name == *known)
+        })
+    });
+    if mark.trim() == made_by.command || unmarked {
         return Ok(());
     }
     Err(Error::NotOurOutput {
         path: target.to_path_buf(),
-        made_by: made_by.to_string(),
+        made_by: made_by.command.to_string(),
         mark: OUTPUT_MARK,
     })
 }

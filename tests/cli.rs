@@ -739,3 +739,24 @@ fn the_help_states_the_librarys_defaults() {
     }
     assert!(checked >= 15, "only {checked} defaults found in:\n{help}");
 }
+
+/// `test` replaces its results folder each time, as the official code overwrites it: one it
+/// made (marked), one of the same names without a mark (an older version's, or the official
+/// code's), but not a folder holding anything else.
+#[test]
+fn test_replaces_only_a_results_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    common::dataset(dir, 32, 2, 1);
+    ok(train_tiny(dir, "res", &[]));
+    let run_test = || pix2pix(&["test", "--dataroot", "shapes", "--name", "res"], dir);
+    let results = dir.join("results/res/test_latest");
+    ok(run_test());
+    ok(run_test());
+    std::fs::remove_file(results.join(".pix2pix-output")).unwrap();
+    ok(run_test());
+    std::fs::remove_file(results.join(".pix2pix-output")).unwrap();
+    std::fs::write(results.join("notes.txt"), b"mine").unwrap();
+    fails_with(run_test(), &["test_latest was not made by `pix2pix test`"]);
+    assert_eq!(std::fs::read(results.join("notes.txt")).unwrap(), b"mine");
+}

@@ -11,10 +11,17 @@ use super::{LoadedGenerator, ensure_translatable};
 use crate::data::image::{first_image, save_png};
 use crate::data::{AlignedDataset, BatchLoader, DataOptions, LoaderOptions};
 use crate::error::Result;
-use crate::fsutil::{Staging, create_dir, write_atomic};
+use crate::fsutil::{Maker, Staging, create_dir, write_atomic};
 use crate::metrics::ImageMetrics;
 use crate::report::{Page, Section, write_page};
 use crate::seed::Stream;
+
+/// A results folder, as `test` writes it and as it was before folders carried a mark (the
+/// official code's results folders hold the same names): replaced by each `test`.
+const RESULTS: Maker = Maker {
+    command: "test",
+    unmarked: &["index.html", "metrics.json", "images"],
+};
 
 #[derive(Clone, Debug)]
 pub struct TestOptions {
@@ -98,7 +105,7 @@ pub fn test(
         .join(&options.name)
         .join(format!("{}_{}", data.phase, options.epoch));
     // The results folder is replaced as a unit, as the official code overwrites its results.
-    let staging = Staging::new(&out_dir, &[], true, "test")?;
+    let staging = Staging::new(&out_dir, &[], true, RESULTS)?;
     let images_dir = staging.path("images");
     create_dir(&images_dir)?;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::{
-    Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
+    Maker, Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
     side_by_side,
 };
 use crate::data::image::{load_rgb, save_png};
@@ -40,7 +40,7 @@ pub fn colorization(options: &ColorizationOptions, progress: &dyn Progress) -> R
         &options.out,
         &[&options.photos],
         options.force,
-        "data colorization",
+        Maker::new("data colorization"),
     )?;
     for_each_with_progress(&photos, "colorization", progress, |path| {
         let photo = resized(load_rgb(path)?, options.size);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Staging, check_side, for_each_with_progress, png_name, resized, side_by_side};
+use super::{Maker, Staging, check_side, for_each_with_progress, png_name, resized, side_by_side};
 use crate::data::image::{list_images, load_rgb, save_png};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -99,7 +99,7 @@ pub fn combine(options: &CombineOptions, progress: &dyn Progress) -> Result<Comb
         &options.out,
         &[&options.a, &options.b],
         options.force,
-        "data combine",
+        Maker::new("data combine"),
     )?;
     let mut report = CombineReport::default();
     let mut jobs = Vec::new();

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use super::Staging;
 use crate::error::{Error, Result};
+use crate::fsutil::Maker;
 use crate::progress::{Progress, Unit};
 
 /// The official server's folder of archives (`<name>.tar.gz`).
 pub const OFFICIAL_BASE_URL: &str = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets";
 
 /// The command named in the dataset folder's output mark.
-const MADE_BY: &str = "data download";
+const MADE_BY: Maker = Maker::new("data download");
 
 /// Datasets the official server holds.
 pub const DATASETS: [&str; 5] = [

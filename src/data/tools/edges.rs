@@ -10,7 +10,7 @@ use image::{GrayImage, Luma, RgbImage};
 use imageproc::region_labelling::{Connectivity, connected_components};
 
 use super::{
-    Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
+    Maker, Staging, Written, check_side, for_each_with_progress, input_images, png_name, resized,
     side_by_side,
 };
 use crate::data::image::{load_rgb, save_png};
@@ -149,7 +149,7 @@ pub fn edges(options: &EdgesOptions, progress: &dyn Progress) -> Result<Written>
         &options.out,
         &[&options.photos],
         options.force,
-        "data edges",
+        Maker::new("data edges"),
     )?;
     for_each_with_progress(&photos, "edges", progress, |path| {
         let photo = resized(load_rgb(path)?, Some(options.size));

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 pub use crate::data::{MAX_SIDE, check_side};
 use crate::error::{Error, Result};
-use crate::fsutil::Staging;
+use crate::fsutil::{Maker, Staging};
 use crate::progress::{Progress, Unit};
 
 /// What a tool that writes one pair per photo made.

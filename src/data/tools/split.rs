@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{Staging, for_each_with_progress, input_images};
+use super::{Maker, Staging, for_each_with_progress, input_images};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -83,7 +83,12 @@ pub fn split(options: &SplitOptions, progress: &dyn Progress) -> Result<SplitRep
     let n_test = (n as f64 * options.test).round() as usize;
     let n_val = ((n as f64 * options.val).round() as usize).min(n - n_test);
     let n_train = n - n_test - n_val;
-    let staging = Staging::new(&options.out, &[&options.input], options.force, "data split")?;
+    let staging = Staging::new(
+        &options.out,
+        &[&options.input],
+        options.force,
+        Maker::new("data split"),
+    )?;
     let jobs: Vec<(PathBuf, &str)> = files
         .into_iter()
         .enumerate()
