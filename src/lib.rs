@@ -3,7 +3,8 @@
 //! data layout and results pages, running on the CPU out of the box.
 //!
 //! The modules, from the networks up:
-//! - [`model`]: U-Net and ResNet generators, PatchGAN discriminators, norms and initialisation;
+//! - [`model`]: U-Net and ResNet generators, PatchGAN discriminators, norms and initialisation,
+//!   each network described once by its plan ([`model::plan`]);
 //! - [`backend`]: where their operations run (our CPU kernels, or Burn's) and mixed precision;
 //! - [`loss`]: the GAN losses, L1 and the WGAN-GP penalty;
 //! - [`data`]: the aligned A|B dataset, preprocessing, the prefetching loader, and
@@ -19,7 +20,7 @@
 //!   dashboard of `pix2pix serve`;
 //! - [`device`]: the compiled backends and device names; [`progress`]: how long jobs report;
 //!   [`seed`]: the random streams; [`fsutil`]: atomic writes; [`memory`]: the memory check
-//!   before networks are built; [`error`]: the errors.
+//!   before networks are built, from [`footprint`]'s counts; [`error`]: the errors.
 //!
 //! Train a small U-Net on a procedural dataset, reporting each epoch:
 //!
@@ -61,6 +62,7 @@ pub mod data;
 pub mod demo;
 pub mod device;
 pub mod error;
+pub mod footprint;
 pub mod fsutil;
 pub mod infer;
 pub mod interop;

@@ -3,7 +3,7 @@
 //! typed `--ngf 100000` or a huge image ends in an allocator abort ("memory allocation of N
 //! bytes failed"), or in the kernel's OOM killer.
 //!
-//! The estimates count f32 elements (src/model/footprint.rs) and weigh them as measured on the
+//! The estimates count f32 elements (src/footprint.rs) and weigh them as measured on the
 //! CPU backends (BENCHMARKS.md, "Memory estimates"): training holds the weights, their gradients
 //! and Adam's two moments, G's and D's feature maps (D runs three times a step) and the largest
 //! convolution workspace; inference holds the weights twice while loading, part of G's feature
@@ -14,6 +14,7 @@ use std::fmt;
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::footprint::Footprint;
 use crate::model::ModelOptions;
 
 const F32: f64 = 4.0;
@@ -24,8 +25,8 @@ const INFERENCE_FEATURE_MAPS: f64 = 0.5;
 
 /// Bytes a training step of `batch` images of `height` x `width` needs.
 pub fn training_bytes(model: &ModelOptions, batch: usize, height: usize, width: usize) -> f64 {
-    let g = model.generator_footprint(height, width);
-    let d = model.discriminator_footprint(height, width);
+    let g = Footprint::of(&model.generator_plan(), height, width);
+    let d = Footprint::of(&model.discriminator_plan(), height, width);
     let batch = batch as f64;
     let weights = 4.0 * (g.parameters + d.parameters);
     let feature_maps = batch * (g.feature_maps + 3.0 * d.feature_maps);
@@ -35,7 +36,7 @@ pub fn training_bytes(model: &ModelOptions, batch: usize, height: usize, width: 
 
 /// Bytes translating `batch` images of `height` x `width` needs (G only, no gradients).
 pub fn inference_bytes(model: &ModelOptions, batch: usize, height: usize, width: usize) -> f64 {
-    let g = model.generator_footprint(height, width);
+    let g = Footprint::of(&model.generator_plan(), height, width);
     let batch = batch as f64;
     let feature_maps = batch * INFERENCE_FEATURE_MAPS * g.feature_maps;
     F32 * (2.0 * g.parameters + feature_maps + batch * g.workspace) + BASE
@@ -44,7 +45,7 @@ pub fn inference_bytes(model: &ModelOptions, batch: usize, height: usize, width:
 /// Bytes G's and D's weights take (what building them allocates).
 pub fn weights_bytes(model: &ModelOptions) -> f64 {
     let parameters =
-        model.generator_footprint(1, 1).parameters + model.discriminator_footprint(1, 1).parameters;
+        model.generator_plan().parameters() as f64 + model.discriminator_plan().parameters() as f64;
     F32 * parameters + BASE
 }
 

@@ -176,6 +176,11 @@ fn train_test_translate_and_info_through_the_binary() {
         stdout(&info)
     );
     assert!(stdout(&info).lines().count() < 50, "{}", stdout(&info));
+    // Each layer with its official module name, from the plan: a network far too large to
+    // build is still described, with what it would need.
+    assert!(stdout(&info).contains("model.model.1.model.2"));
+    let huge = ok(pix2pix(&["info", "--ngf", "100000"], dir));
+    assert!(stdout(&huge).contains("PiB to train"), "{}", stdout(&huge));
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use anyhow::Result;
 use clap::Args;
 use pix2pix::memory::{self, human_bytes};
-use pix2pix::model::summary::{Layer, layers};
-use pix2pix::model::{DiscriminatorArch, ModelOptions, parameter_count, patchgan};
+use pix2pix::model::ModelOptions;
+use pix2pix::model::plan::Layer;
 
 use super::args::{DeviceArgs, ModelArgs};
 
@@ -17,13 +17,12 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: InfoArgs) -> Result<()> {
-    let device = &args.device.device()?;
+    // The tables come from the networks' plans: nothing is built, but the device named is
+    // still checked.
+    args.device.device()?;
     let options = args.model.resolve(&ModelOptions::default());
     options.validate()?;
-    let what = || format!("building netG {} and netD {}", options.net_g, options.net_d);
-    memory::ensure_fits(memory::weights_bytes(&options), what, device)?;
-    let generator = options.generator(device);
-    let discriminator = options.discriminator(device);
+    let (generator, discriminator) = (options.generator_plan(), options.discriminator_plan());
     let side = 256usize.next_multiple_of(options.net_g.size_multiple());
     println!(
         "Generator {} (ngf {}, norm {}, dropout {}): {}x{side}x{side} -> {}x{side}x{side}",
@@ -34,13 +33,8 @@ pub fn run(args: InfoArgs) -> Result<()> {
         options.input_nc,
         options.output_nc,
     );
-    print_table(&layers(&generator));
-    let patches = match options.net_d {
-        DiscriminatorArch::Pixel => Some(side),
-        DiscriminatorArch::Basic => patchgan::output_side(3, side),
-        DiscriminatorArch::NLayers => patchgan::output_side(options.n_layers_d, side),
-    };
-    let output = match patches {
+    print_table(&generator.layers());
+    let output = match discriminator.output_side(side) {
         Some(patches) => format!("1x{patches}x{patches} logits"),
         None => "no patch left at this size".into(),
     };
@@ -50,15 +44,15 @@ pub fn run(args: InfoArgs) -> Result<()> {
         options.ndf,
         options.discriminator_input_nc(),
     );
-    print_table(&layers(&discriminator));
+    print_table(&discriminator.layers());
     println!();
     println!(
         "Generator parameters:     {:>12}",
-        thousands(parameter_count(&generator))
+        thousands(generator.parameters())
     );
     println!(
         "Discriminator parameters: {:>12}",
-        thousands(parameter_count(&discriminator))
+        thousands(discriminator.parameters())
     );
     println!(
         "Input sides must be multiples of {}",
@@ -72,7 +66,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
     Ok(())
 }
 
-/// A row per layer: its path, type, parameter shapes and count.
+/// A row per layer: its path, type, parameter shapes, count and official module name.
 fn print_table(layers: &[Layer]) {
     let shapes = |layer: &Layer| {
         let shapes: Vec<String> = layer
@@ -104,16 +98,17 @@ fn print_table(layers: &[Layer]) {
         .unwrap_or(0)
         .max(6);
     println!(
-        "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}",
+        "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}  official",
         "layer", "type", "shapes", "parameters"
     );
     for layer in layers {
         println!(
-            "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}",
+            "  {:path_width$}  {:kind_width$}  {:shape_width$}  {:>12}  {}",
             layer.path,
             layer.kind,
             shapes(layer),
-            thousands(layer.parameters)
+            thousands(layer.parameters),
+            layer.official
         );
     }
 }

@@ -1,11 +1,16 @@
 //! What network a state_dict (or one of our burnpack files) holds, read from its keys and shapes
 //! alone: so that an official `latest_net_G.pth` can be used with no architecture flags.
+//!
+//! Every structure is tried through its plan (src/model/plan.rs): the plan's first and last
+//! convolutions give the widths and channels, and the plan must then name the file's tensors
+//! with their shapes. A file no plan names exactly is taken as the closest structure that names
+//! most of it, so that loading it lists the keys that differ.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::StateDict;
-use super::keys::unet_block_prefix;
-use crate::model::{DiscriminatorArch, GeneratorArch, ModelOptions, NormKind};
+use crate::model::plan::{Plan, PlanTensor, Step, field_path};
+use crate::model::{DiscriminatorArch, GeneratorArch, ModelOptions, NormKind, UnetConfig};
 
 /// What a file turned out to hold.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,28 +24,32 @@ pub enum Detected {
     Unknown(String),
 }
 
-fn dims(dict: &StateDict, key: &str) -> Option<Vec<usize>> {
-    dict.get(key).map(|d| d.shape().to_vec())
+/// A file's tensors by name, in the naming of the plans' tensors they are compared with.
+type Shapes = BTreeMap<String, Vec<usize>>;
+
+/// Which of a plan tensor's names a file uses.
+#[derive(Clone, Copy)]
+enum Naming {
+    Official,
+    Ours,
 }
 
-/// The normalisation a layer prefix (e.g. `model.model.1.model`) shows: running statistics at
-/// `norm_index` mean batch norm; otherwise a bias on the conv feeding it means instance norm.
-fn norm_of(dict: &StateDict, norm_key: &str, conv_key: &str) -> NormKind {
-    if dict.contains_key(&format!("{norm_key}.running_mean")) {
-        NormKind::Batch
-    } else if dict.contains_key(&format!("{conv_key}.bias")) {
-        NormKind::Instance
-    } else {
-        NormKind::None
+impl Naming {
+    fn name(self, tensor: &PlanTensor) -> &str {
+        match self {
+            Naming::Official => &tensor.official,
+            Naming::Ours => &tensor.ours,
+        }
     }
 }
 
 pub fn detect(dict: &StateDict) -> Detected {
-    if let Some(options) = detect_unet(dict).or_else(|| detect_resnet(dict)) {
-        return Detected::Generator(options);
-    }
-    if let Some(options) = detect_discriminator(dict) {
-        return Detected::Discriminator(options);
+    let shapes: Shapes = (dict.iter())
+        .filter(|(key, _)| !key.ends_with(".num_batches_tracked"))
+        .map(|(key, data)| (key.clone(), data.shape().to_vec()))
+        .collect();
+    if let Some(found) = closest(&shapes, Naming::Official) {
+        return found;
     }
     let sample: Vec<&str> = dict.keys().take(4).map(String::as_str).collect();
     Detected::Unknown(format!(
@@ -52,63 +61,16 @@ pub fn detect(dict: &StateDict) -> Detected {
 
 /// What one of our burnpack files holds, from its tensor names (our modules' field paths, e.g.
 /// `Unet.blocks.0.down_conv.weight`) and shapes: so that a `.bpk` away from its run folder needs
-/// no architecture flags either. Dropout has no weights: it is assumed on, the pix2pix default.
+/// no architecture flags either.
 pub fn detect_burnpack(shapes: &BTreeMap<String, Vec<usize>>) -> Detected {
-    let get = |name: &str| shapes.get(name).map(Vec::as_slice);
-    let has = |name: &str| shapes.contains_key(name);
-    let indices = |prefix: &str| -> BTreeSet<usize> {
-        (shapes.keys())
-            .filter_map(|k| k.strip_prefix(prefix)?.split_once('.')?.0.parse().ok())
-            .collect()
-    };
-    let norm = |norm: &str, conv: &str| {
-        if has(&format!("{norm}.Batch.weight")) {
-            NormKind::Batch
-        } else if has(&format!("{conv}.bias")) {
-            NormKind::Instance
-        } else {
-            NormKind::None
-        }
-    };
-    if let Some(&[ngf, input_nc, 4, 4]) = get("Unet.blocks.0.down_conv.weight")
-        && let Some(&[_, output_nc, ..]) = get("Unet.blocks.0.up_conv.weight")
-    {
-        return Detected::Generator(ModelOptions {
-            net_g: GeneratorArch::Unet {
-                num_downs: indices("Unet.blocks.").len(),
-            },
-            ngf,
-            input_nc,
-            output_nc,
-            norm: norm("Unet.blocks.1.down_norm", "Unet.blocks.1.down_conv"),
-            ..ModelOptions::default()
-        });
-    }
-    if let Some(&[ngf, input_nc, 7, 7]) = get("Resnet.stem.conv.weight")
-        && let Some(&[output_nc, ..]) = get("Resnet.head.weight")
-    {
-        return Detected::Generator(ModelOptions {
-            net_g: GeneratorArch::Resnet {
-                n_blocks: indices("Resnet.blocks.").len(),
-            },
-            ngf,
-            input_nc,
-            output_nc,
-            norm: norm("Resnet.stem.norm", "Resnet.stem.conv"),
-            ..ModelOptions::default()
-        });
-    }
-    if let Some(&[ndf, input_nc, kernel, _]) = get("layers.0.conv.weight") {
-        let layers = indices("layers.").len();
-        let (net_d, n_layers) = match (kernel, layers.saturating_sub(2)) {
-            (1, _) => (DiscriminatorArch::Pixel, 3),
-            (_, 3) => (DiscriminatorArch::Basic, 3),
-            (_, n) => (DiscriminatorArch::NLayers, n),
-        };
-        let norm = norm("layers.1.norm", "layers.1.conv");
-        return Detected::Discriminator(discriminator_options(
-            net_d, n_layers, ndf, input_nc, norm,
-        ));
+    let ours: Shapes = (shapes.iter())
+        .map(|(name, shape)| {
+            let parts: Vec<&str> = name.split('.').collect();
+            (field_path(&parts), shape.clone())
+        })
+        .collect();
+    if let Some(found) = closest(&ours, Naming::Ours) {
+        return found;
     }
     if shapes.keys().any(|k| k.contains(".momentum.moment_")) {
         return Detected::Unknown(
@@ -125,106 +87,135 @@ pub fn detect_burnpack(shapes: &BTreeMap<String, Vec<usize>>) -> Detected {
     ))
 }
 
-fn detect_unet(dict: &StateDict) -> Option<ModelOptions> {
-    let first = dims(dict, "model.model.0.weight")?;
-    let outer_up = dims(dict, "model.model.3.weight")?;
-    let [ngf, input_nc, 4, 4] = first.as_slice() else {
-        return None;
+/// The structures a file of `tensors` tensors may hold, generators first, the usual variants
+/// of each first; widths and channels are 1, to be read from the file.
+fn structures(tensors: usize) -> Vec<(bool, ModelOptions)> {
+    // Every layer holds a tensor at least: deeper networks cannot be in the file.
+    let most = |limit: usize| limit.min(tensors);
+    let norms = [NormKind::Batch, NormKind::Instance, NormKind::None];
+    let unit = ModelOptions {
+        input_nc: 1,
+        output_nc: 1,
+        ngf: 1,
+        ndf: 1,
+        ..ModelOptions::default()
     };
-    let output_nc = *outer_up.get(1)?;
-    let mut blocks = 1;
-    while dict.contains_key(&format!("{}.1.weight", unet_block_prefix(blocks))) {
-        blocks += 1;
+    let mut out = Vec::new();
+    for norm in norms {
+        for num_downs in UnetConfig::MIN_DOWNS..=most(GeneratorArch::MAX_UNET_DOWNS) {
+            let net_g = GeneratorArch::Unet { num_downs };
+            out.push((
+                true,
+                ModelOptions {
+                    net_g,
+                    norm,
+                    ..unit.clone()
+                },
+            ));
+        }
+        for dropout in [true, false] {
+            for n_blocks in 1..=most(GeneratorArch::MAX_RESNET_BLOCKS) {
+                let net_g = GeneratorArch::Resnet { n_blocks };
+                out.push((
+                    true,
+                    ModelOptions {
+                        net_g,
+                        norm,
+                        dropout,
+                        ..unit.clone()
+                    },
+                ));
+            }
+        }
     }
-    let norm = norm_of(
-        dict,
-        &format!("{}.2", unet_block_prefix(1)),
-        &format!("{}.1", unet_block_prefix(1)),
-    );
-    Some(ModelOptions {
-        net_g: GeneratorArch::Unet { num_downs: blocks },
-        ngf: *ngf,
-        input_nc: *input_nc,
-        output_nc,
-        norm,
-        dropout: true,
-        ..ModelOptions::default()
-    })
-}
-
-fn detect_resnet(dict: &StateDict) -> Option<ModelOptions> {
-    let stem = dims(dict, "model.1.weight")?;
-    let [ngf, input_nc, 7, 7] = stem.as_slice() else {
-        return None;
-    };
-    let blocks: BTreeSet<usize> = dict
-        .keys()
-        .filter_map(|k| k.strip_prefix("model.")?.split_once(".conv_block."))
-        .filter_map(|(index, _)| index.parse().ok())
-        .collect();
-    let n_blocks = blocks.len();
-    let head = dims(dict, &format!("model.{}.weight", 17 + n_blocks))?;
-    // With dropout the second conv moves from conv_block.5 to conv_block.6, where a batch-norm
-    // weight (1-d) would otherwise be.
-    let dropout = dims(dict, "model.10.conv_block.6.weight").is_some_and(|d| d.len() == 4);
-    Some(ModelOptions {
-        net_g: GeneratorArch::Resnet { n_blocks },
-        ngf: *ngf,
-        input_nc: *input_nc,
-        output_nc: head[0],
-        norm: norm_of(dict, "model.2", "model.1"),
-        dropout,
-        ..ModelOptions::default()
-    })
-}
-
-fn detect_discriminator(dict: &StateDict) -> Option<ModelOptions> {
-    if let Some(first) = dims(dict, "net.0.weight") {
-        let [ndf, input_nc, 1, 1] = first.as_slice() else {
-            return None;
-        };
-        return Some(discriminator_options(
-            DiscriminatorArch::Pixel,
-            3,
-            *ndf,
-            *input_nc,
-            norm_of(dict, "net.3", "net.2"),
+    for norm in norms {
+        let net_d = DiscriminatorArch::Pixel;
+        out.push((
+            false,
+            ModelOptions {
+                net_d,
+                norm,
+                ..unit.clone()
+            },
         ));
+        for n_layers_d in 1..=most(usize::MAX) {
+            let net_d = match n_layers_d {
+                3 => DiscriminatorArch::Basic,
+                _ => DiscriminatorArch::NLayers,
+            };
+            out.push((
+                false,
+                ModelOptions {
+                    net_d,
+                    n_layers_d,
+                    norm,
+                    ..unit.clone()
+                },
+            ));
+        }
     }
-    let first = dims(dict, "model.0.weight")?;
-    let [ndf, input_nc, 4, 4] = first.as_slice() else {
-        return None;
-    };
-    // Convs at 0, then 2, 5, 8, ...: n_layers normalised layers and the last conv.
-    let mut convs = 1;
-    while dict.contains_key(&format!("model.{}.weight", 2 + 3 * (convs - 1))) {
-        convs += 1;
-    }
-    let n_layers = convs - 2;
-    if n_layers == 0 {
-        return None;
-    }
-    let net_d = if n_layers == 3 {
-        DiscriminatorArch::Basic
-    } else {
-        DiscriminatorArch::NLayers
-    };
-    Some(discriminator_options(
-        net_d,
-        n_layers,
-        *ndf,
-        *input_nc,
-        norm_of(dict, "model.3", "model.2"),
-    ))
+    out
 }
 
-fn discriminator_options(
-    net_d: DiscriminatorArch,
-    n_layers_d: usize,
-    ndf: usize,
-    input_nc: usize,
-    norm: NormKind,
-) -> ModelOptions {
+/// The structure whose plan names `shapes` exactly, or else the one that names most of them
+/// (more than half of its own tensors); None when none comes close.
+fn closest(shapes: &Shapes, naming: Naming) -> Option<Detected> {
+    let mut best: Option<(usize, Detected)> = None;
+    for (generator, unit) in structures(shapes.len()) {
+        let Some(options) = sized(&unit, generator, shapes, naming) else {
+            continue;
+        };
+        let plan = if generator {
+            options.generator_plan()
+        } else {
+            options.discriminator_plan()
+        };
+        let tensors = plan.tensors();
+        let matching = (tensors.iter())
+            .filter(|t| shapes.get(naming.name(t)) == Some(&t.shape))
+            .count();
+        let found = if generator {
+            Detected::Generator(options)
+        } else {
+            Detected::Discriminator(options)
+        };
+        if matching == tensors.len() && matching == shapes.len() {
+            return Some(found);
+        }
+        if 2 * matching > tensors.len() && best.as_ref().is_none_or(|(most, _)| matching > *most) {
+            best = Some((matching, found));
+        }
+    }
+    best.map(|(_, found)| found)
+}
+
+/// `unit`'s structure with the widths and channels its plan's first and last convolutions have
+/// in the file; None when the file lacks them.
+fn sized(
+    unit: &ModelOptions,
+    generator: bool,
+    shapes: &Shapes,
+    naming: Naming,
+) -> Option<ModelOptions> {
+    let plan = if generator {
+        unit.generator_plan()
+    } else {
+        unit.discriminator_plan()
+    };
+    let weight = |conv: usize| weight_of(&plan, conv, shapes, naming);
+    let convs = plan.convs().len();
+    // (output, input) channels: the first convolution's are (width, input_nc), the last's
+    // output is the network's.
+    let [width, input_nc] = weight(0)?;
+    let [output_nc, _] = weight(convs - 1)?;
+    if generator {
+        return Some(ModelOptions {
+            ngf: width,
+            input_nc,
+            output_nc,
+            ..unit.clone()
+        });
+    }
     // D sees A and B; split its channels the usual way (3 + 3, or 1 + 3 / 3 + 1).
     let (a, b) = match input_nc {
         6 => (3, 3),
@@ -232,13 +223,33 @@ fn discriminator_options(
         2 => (1, 1),
         n => (n.saturating_sub(3), 3.min(n)),
     };
-    ModelOptions {
-        net_d,
-        n_layers_d,
-        ndf,
+    Some(ModelOptions {
+        ndf: width,
         input_nc: a,
         output_nc: b,
-        norm,
-        ..ModelOptions::default()
+        ..unit.clone()
+    })
+}
+
+/// The (output, input) channels of the plan's `index`th convolution's weight in the file.
+fn weight_of(plan: &Plan, index: usize, shapes: &Shapes, naming: Naming) -> Option<[usize; 2]> {
+    let (official, conv) = (plan.walk().into_iter())
+        .filter_map(|(official, step)| match step {
+            Step::Conv(conv) => Some((official, conv)),
+            _ => None,
+        })
+        .nth(index)?;
+    let name = match naming {
+        Naming::Official => format!("{official}.weight"),
+        Naming::Ours => format!("{}.weight", conv.field),
+    };
+    let shape = shapes.get(&name)?;
+    if shape.len() != 4 || shape[2..] != [conv.spec.kernel; 2] {
+        return None;
     }
+    Some(if conv.transposed {
+        [shape[1], shape[0]]
+    } else {
+        [shape[0], shape[1]]
+    })
 }

@@ -1,9 +1,9 @@
-//! Interoperability with the official PyTorch code: its state_dict layout (keys.rs), `.pth`
-//! files (pth.rs), architecture detection (detect.rs), safetensors export, ONNX export (onnx/),
-//! and its pretrained generators by name (pretrained.rs).
+//! Interoperability with the official PyTorch code: its state_dict layout (each network's
+//! official keys come from its plan, src/model/plan.rs), `.pth` files (pth.rs), architecture
+//! detection (detect.rs), safetensors export, ONNX export (onnx/), and its pretrained generators
+//! by name (pretrained.rs).
 
 pub mod detect;
-pub mod keys;
 pub mod onnx;
 pub mod pretrained;
 pub mod pth;
@@ -19,13 +19,21 @@ pub use detect::{Detected, detect, detect_burnpack};
 pub use pth::{read_pth, write_pth};
 
 use crate::error::{Error, Result};
-use crate::model::{Generator, ModelOptions, PatchDiscriminator};
+use crate::model::plan::field_path;
+use crate::model::{Generator, ModelOptions, PatchDiscriminator, Plan};
 
 /// Official keys to tensors: f32, or i64 for `num_batches_tracked`.
 pub type StateDict = BTreeMap<String, TensorData>;
 
 /// Maps one of our module paths to its official key.
 type KeyFn<'a> = &'a dyn Fn(&[String]) -> Option<String>;
+
+/// The official key of each of `plan`'s tensors, by our module path (with or without enum
+/// variant names).
+fn official_keys(plan: &Plan) -> impl Fn(&[String]) -> Option<String> + use<> {
+    let keys = plan.official_keys();
+    move |path| keys.get(&field_path(path)).cloned()
+}
 
 /// Records the module path (field names) while visiting or mapping.
 #[derive(Default)]
@@ -146,12 +154,12 @@ fn apply_state_dict<M: Module>(
 
 /// G as an official state_dict.
 pub fn generator_state_dict(generator: &Generator, model: &ModelOptions) -> StateDict {
-    state_dict(generator, &|path| keys::generator_key(path, model))
+    state_dict(generator, &official_keys(&model.generator_plan()))
 }
 
 /// D as an official state_dict.
 pub fn discriminator_state_dict(d: &PatchDiscriminator, model: &ModelOptions) -> StateDict {
-    state_dict(d, &|path| keys::discriminator_key(path, model))
+    state_dict(d, &official_keys(&model.discriminator_plan()))
 }
 
 fn list(keys: &[String]) -> String {
@@ -214,10 +222,8 @@ pub fn load_generator_state_dict(
     device: &Device,
     file: &Path,
 ) -> Result<Generator> {
-    let (generator, mismatch, unexpected) =
-        apply_state_dict(model.generator(device), dict, &|path| {
-            keys::generator_key(path, model)
-        });
+    let keys = official_keys(&model.generator_plan());
+    let (generator, mismatch, unexpected) = apply_state_dict(model.generator(device), dict, &keys);
     if mismatch.missing.is_empty() && mismatch.wrong_shape.is_empty() && unexpected.is_empty() {
         Ok(generator)
     } else {
@@ -232,9 +238,8 @@ pub fn load_discriminator_state_dict(
     device: &Device,
     file: &Path,
 ) -> Result<PatchDiscriminator> {
-    let (d, mismatch, unexpected) = apply_state_dict(model.discriminator(device), dict, &|path| {
-        keys::discriminator_key(path, model)
-    });
+    let keys = official_keys(&model.discriminator_plan());
+    let (d, mismatch, unexpected) = apply_state_dict(model.discriminator(device), dict, &keys);
     if mismatch.missing.is_empty() && mismatch.wrong_shape.is_empty() && unexpected.is_empty() {
         Ok(d)
     } else {

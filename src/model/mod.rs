@@ -1,13 +1,12 @@
 //! The networks of pix2pix: generators (U-Net, ResNet), PatchGAN discriminators, and the options
 //! that pick and size them (the official `--netG`, `--netD`, `--ngf`, `--norm`, ...).
 
-pub mod footprint;
 pub mod init;
 pub mod norm;
 mod overrides;
 pub mod patchgan;
+pub mod plan;
 pub mod resnet;
-pub mod summary;
 pub mod unet;
 
 use std::fmt;
@@ -22,6 +21,7 @@ pub use init::{InitOptions, InitType};
 pub use norm::NormKind;
 pub use overrides::ModelOverrides;
 pub use patchgan::{NLayerDiscriminatorConfig, PatchDiscriminator, PixelDiscriminatorConfig};
+pub use plan::Plan;
 pub use resnet::{Resnet, ResnetConfig};
 pub use unet::{Unet, UnetConfig};
 
@@ -199,22 +199,52 @@ impl ModelOptions {
         }
     }
 
+    fn unet(&self, num_downs: usize) -> UnetConfig {
+        UnetConfig::new(self.input_nc, self.output_nc, num_downs)
+            .with_ngf(self.ngf)
+            .with_norm(self.norm)
+            .with_use_dropout(self.dropout)
+    }
+
+    fn resnet(&self, n_blocks: usize) -> ResnetConfig {
+        ResnetConfig::new(self.input_nc, self.output_nc, n_blocks)
+            .with_ngf(self.ngf)
+            .with_norm(self.norm)
+            .with_use_dropout(self.dropout)
+    }
+
+    /// G's plan: its layers as the official code nests them.
+    pub fn generator_plan(&self) -> Plan {
+        match self.net_g {
+            GeneratorArch::Unet { num_downs } => self.unet(num_downs).plan(),
+            GeneratorArch::Resnet { n_blocks } => self.resnet(n_blocks).plan(),
+        }
+    }
+
+    /// D's plan.
+    pub fn discriminator_plan(&self) -> Plan {
+        let input_nc = self.discriminator_input_nc();
+        match self.patchgan_layers() {
+            Some(n_layers) => NLayerDiscriminatorConfig::new(input_nc)
+                .with_ndf(self.ndf)
+                .with_n_layers(n_layers)
+                .with_norm(self.norm)
+                .plan(),
+            None => PixelDiscriminatorConfig::new(input_nc)
+                .with_ndf(self.ndf)
+                .with_norm(self.norm)
+                .plan(),
+        }
+    }
+
     pub fn generator(&self, device: &Device) -> Generator {
         match self.net_g {
-            GeneratorArch::Unet { num_downs } => Generator::Unet(
-                UnetConfig::new(self.input_nc, self.output_nc, num_downs)
-                    .with_ngf(self.ngf)
-                    .with_norm(self.norm)
-                    .with_use_dropout(self.dropout)
-                    .init(&self.init, device),
-            ),
-            GeneratorArch::Resnet { n_blocks } => Generator::Resnet(
-                ResnetConfig::new(self.input_nc, self.output_nc, n_blocks)
-                    .with_ngf(self.ngf)
-                    .with_norm(self.norm)
-                    .with_use_dropout(self.dropout)
-                    .init(&self.init, device),
-            ),
+            GeneratorArch::Unet { num_downs } => {
+                Generator::Unet(self.unet(num_downs).init(&self.init, device))
+            }
+            GeneratorArch::Resnet { n_blocks } => {
+                Generator::Resnet(self.resnet(n_blocks).init(&self.init, device))
+            }
         }
     }
 
@@ -271,10 +301,11 @@ impl ModelOptions {
     /// and the PatchGAN needs a patch left after its last layer.
     pub fn unsuitable_discriminator_side(&self, side: usize) -> Option<String> {
         let n_layers = self.patchgan_layers()?;
-        if patchgan::output_side(n_layers, side).is_some() {
+        let plan = self.discriminator_plan();
+        if plan.output_side(side).is_some() {
             return None;
         }
-        let least = (1..=1 << 20).find(|&s| patchgan::output_side(n_layers, s).is_some());
+        let least = (1..=1 << 20).find(|&s| plan.output_side(s).is_some());
         Some(match least {
             Some(least) => format!(
                 "{side} pixels leave no patch for netD {} with {n_layers} layers: crops must be \
@@ -307,18 +338,7 @@ impl ModelOptions {
     }
 
     pub fn discriminator(&self, device: &Device) -> PatchDiscriminator {
-        let input_nc = self.discriminator_input_nc();
-        let Some(n_layers) = self.patchgan_layers() else {
-            return PixelDiscriminatorConfig::new(input_nc)
-                .with_ndf(self.ndf)
-                .with_norm(self.norm)
-                .init(&self.init, device);
-        };
-        NLayerDiscriminatorConfig::new(input_nc)
-            .with_ndf(self.ndf)
-            .with_n_layers(n_layers)
-            .with_norm(self.norm)
-            .init(&self.init, device)
+        PatchDiscriminator::from_plan(&self.discriminator_plan(), &self.init, device)
     }
 }
 

@@ -7,22 +7,8 @@ use burn::prelude::*;
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Norm, NormKind};
+use super::plan::{Conv, Plan, Step};
 use crate::backend::{self, Precision};
-
-/// The side of the logit map of a PatchGAN with `n_layers` strided layers for inputs of `side`
-/// pixels; None when a layer gets less than its 4x4 kernel.
-pub fn output_side(n_layers: usize, side: usize) -> Option<usize> {
-    // Every layer is a 4x4 convolution with padding 1: strided ones, then two unstrided.
-    let conv = |side: usize, stride: usize| (side + 2).checked_sub(4).map(|r| r / stride + 1);
-    let mut side = side;
-    for _ in 0..n_layers {
-        side = conv(side, 2)?;
-    }
-    for _ in 0..2 {
-        side = conv(side, 1)?;
-    }
-    (side > 0).then_some(side)
-}
 
 #[derive(Config, Debug)]
 pub struct NLayerDiscriminatorConfig {
@@ -53,37 +39,59 @@ pub struct PatchDiscriminator {
 }
 
 impl NLayerDiscriminatorConfig {
-    pub fn init(&self, init: &InitOptions, device: &Device) -> PatchDiscriminator {
+    /// The official `NLayerDiscriminator`: 4x4 convolutions with padding 1, `n_layers` strided
+    /// ones widening from ndf to at most 8 ndf, one unstrided, and one to a single logit.
+    pub fn plan(&self) -> Plan {
         let bias = self.norm.conv_bias();
-        let width = |n: usize| self.ndf * (1usize << n.min(3));
-        let plain = |conv| DiscriminatorLayer { conv, norm: None };
-        let normed = |conv, channels| DiscriminatorLayer {
-            conv,
-            norm: self.norm.init(channels, init, device),
-        };
+        let width = |n: usize| self.ndf.saturating_mul(1 << n.min(3));
         let strided = ConvSpec::kernel(4).stride(2).padding(1);
         let unstrided = ConvSpec::kernel(4).padding(1);
-        let mut layers = vec![plain(strided.conv2d(
-            [self.input_nc, self.ndf],
-            init,
-            device,
-        ))];
-        for n in 1..self.n_layers {
-            let conv = strided
-                .bias(bias)
-                .conv2d([width(n - 1), width(n)], init, device);
-            layers.push(normed(conv, width(n)));
-        }
         let n = self.n_layers;
-        let conv = unstrided
-            .bias(bias)
-            .conv2d([width(n - 1), width(n)], init, device);
-        layers.push(normed(conv, width(n)));
-        layers.push(plain(unstrided.conv2d([width(n), 1], init, device)));
-        PatchDiscriminator {
-            layers,
-            precision: Precision::default(),
+        // (input, output, spec, normalised) of each layer.
+        let mut layers = vec![(self.input_nc, self.ndf, strided, false)];
+        layers.extend((1..n).map(|i| (width(i - 1), width(i), strided.bias(bias), true)));
+        layers.push((width(n - 1), width(n), unstrided.bias(bias), true));
+        layers.push((width(n), 1, unstrided, false));
+        discriminator_plan("model", self.input_nc, self.norm, layers)
+    }
+
+    pub fn init(&self, init: &InitOptions, device: &Device) -> PatchDiscriminator {
+        PatchDiscriminator::from_plan(&self.plan(), init, device)
+    }
+}
+
+/// A PatchGAN's plan: a conv per layer, then its norm if `normalised`, then a LeakyReLU but
+/// after the last.
+fn discriminator_plan(
+    prefix: &'static str,
+    input_nc: usize,
+    kind: NormKind,
+    layers: Vec<(usize, usize, ConvSpec, bool)>,
+) -> Plan {
+    let last = layers.len() - 1;
+    let mut steps = Vec::new();
+    for (i, (cin, cout, spec, normalised)) in layers.into_iter().enumerate() {
+        steps.push(Step::Conv(Conv {
+            field: format!("layers.{i}.conv"),
+            channels: [cin, cout],
+            spec,
+            transposed: false,
+        }));
+        if normalised {
+            steps.push(Step::Norm {
+                field: format!("layers.{i}.norm"),
+                channels: cout,
+                kind,
+            });
         }
+        if i < last {
+            steps.push(Step::LeakyRelu);
+        }
+    }
+    Plan {
+        prefix,
+        input_nc,
+        steps,
     }
 }
 
@@ -97,6 +105,22 @@ impl PatchDiscriminator {
 
     pub fn with_precision(self, precision: Precision) -> Self {
         Self { precision, ..self }
+    }
+
+    /// Either PatchGAN's layers, one per conv, from its plan.
+    pub(super) fn from_plan(plan: &Plan, init: &InitOptions, device: &Device) -> Self {
+        let mut built = plan.build(init, device);
+        let layers = (0..plan.convs().len())
+            .map(|i| DiscriminatorLayer {
+                conv: built.conv2d(&format!("layers.{i}.conv")),
+                norm: built.norm(&format!("layers.{i}.norm")),
+            })
+            .collect();
+        built.finish();
+        Self {
+            layers,
+            precision: Precision::default(),
+        }
     }
 }
 
@@ -124,27 +148,21 @@ pub struct PixelDiscriminatorConfig {
 }
 
 impl PixelDiscriminatorConfig {
-    /// The 1x1 PixelGAN: Conv1x1(->ndf), LReLU, Conv1x1(->2ndf), Norm, LReLU, Conv1x1(->1).
-    pub fn init(&self, init: &InitOptions, device: &Device) -> PatchDiscriminator {
+    /// The official 1x1 `PixelDiscriminator`: Conv1x1(->ndf), LReLU, Conv1x1(->2ndf), Norm,
+    /// LReLU, Conv1x1(->1).
+    pub fn plan(&self) -> Plan {
         let pixel = ConvSpec::kernel(1);
         let bias = self.norm.conv_bias();
-        let ndf = self.ndf;
-        PatchDiscriminator {
-            layers: vec![
-                DiscriminatorLayer {
-                    conv: pixel.conv2d([self.input_nc, ndf], init, device),
-                    norm: None,
-                },
-                DiscriminatorLayer {
-                    conv: pixel.bias(bias).conv2d([ndf, 2 * ndf], init, device),
-                    norm: self.norm.init(2 * ndf, init, device),
-                },
-                DiscriminatorLayer {
-                    conv: pixel.bias(bias).conv2d([2 * ndf, 1], init, device),
-                    norm: None,
-                },
-            ],
-            precision: Precision::default(),
-        }
+        let wide = self.ndf.saturating_mul(2);
+        let layers = vec![
+            (self.input_nc, self.ndf, pixel, false),
+            (self.ndf, wide, pixel.bias(bias), true),
+            (wide, 1, pixel.bias(bias), false),
+        ];
+        discriminator_plan("net", self.input_nc, self.norm, layers)
+    }
+
+    pub fn init(&self, init: &InitOptions, device: &Device) -> PatchDiscriminator {
+        PatchDiscriminator::from_plan(&self.plan(), init, device)
     }
 }

@@ -8,6 +8,7 @@ use burn::tensor::activation::{relu, tanh};
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
+use super::plan::{Block, Conv, Join, Plan, Step};
 use crate::backend::{self, Precision};
 
 #[derive(Config, Debug)]
@@ -68,54 +69,132 @@ fn normalize(norm: &Option<Norm>, x: Tensor<4>) -> Tensor<4> {
 }
 
 impl ResnetConfig {
-    pub fn init(&self, init: &InitOptions, device: &Device) -> Resnet {
+    /// The official `ResnetGenerator`: a reflection-padded 7x7 stem, two stride-2 stages,
+    /// `n_blocks` residual blocks at 4 ngf, two transposed stages and a 7x7 head.
+    pub fn plan(&self) -> Plan {
         let bias = self.norm.conv_bias();
         let ngf = self.ngf;
-        let stage = |conv: Conv2d, channels: usize| ConvStage {
-            conv,
-            norm: self.norm.init(channels, init, device),
+        let conv = |field: String, channels, spec: ConvSpec, transposed| {
+            Step::Conv(Conv {
+                field,
+                channels,
+                spec,
+                transposed,
+            })
+        };
+        let norm = |field: String, channels| Step::Norm {
+            field,
+            channels,
+            kind: self.norm,
         };
         // The 7x7 and the blocks' 3x3 convolutions pad by reflection beforehand.
         let wide = ConvSpec::kernel(7);
         let resampling = ConvSpec::kernel(3).stride(2).padding(1).bias(bias);
-        let block = ConvSpec::kernel(3).bias(bias);
-        let stem = stage(
-            wide.bias(bias).conv2d([self.input_nc, ngf], init, device),
-            ngf,
-        );
+        let mut steps = vec![
+            Step::ReflectPad(3),
+            conv(
+                "stem.conv".into(),
+                [self.input_nc, ngf],
+                wide.bias(bias),
+                false,
+            ),
+            norm("stem.norm".into(), ngf),
+            Step::Relu,
+        ];
+        for i in 0..DOWNSAMPLINGS {
+            let channels = ngf.saturating_mul(1 << i);
+            let field = |layer| format!("downsampling.{i}.{layer}");
+            steps.extend([
+                conv(
+                    field("conv"),
+                    [channels, channels.saturating_mul(2)],
+                    resampling,
+                    false,
+                ),
+                norm(field("norm"), channels.saturating_mul(2)),
+                Step::Relu,
+            ]);
+        }
+        let width = ngf.saturating_mul(1 << DOWNSAMPLINGS);
+        for b in 0..self.n_blocks {
+            let field = |layer| format!("blocks.{b}.{layer}");
+            let block = ConvSpec::kernel(3).bias(bias);
+            let mut inner = vec![
+                Step::ReflectPad(1),
+                conv(field("conv1"), [width, width], block, false),
+                norm(field("norm1"), width),
+                Step::Relu,
+            ];
+            if self.use_dropout {
+                inner.push(Step::Dropout {
+                    field: field("dropout"),
+                });
+            }
+            inner.extend([
+                Step::ReflectPad(1),
+                conv(field("conv2"), [width, width], block, false),
+                norm(field("norm2"), width),
+            ]);
+            steps.push(Step::Block(Block {
+                attribute: "conv_block",
+                join: Join::Residual,
+                steps: inner,
+            }));
+        }
+        for i in 0..DOWNSAMPLINGS {
+            let channels = width >> i;
+            let field = |layer| format!("upsampling.{i}.{layer}");
+            steps.extend([
+                conv(
+                    field("conv"),
+                    [channels, channels / 2],
+                    resampling.output_padding(1),
+                    true,
+                ),
+                norm(field("norm"), channels / 2),
+                Step::Relu,
+            ]);
+        }
+        steps.extend([
+            Step::ReflectPad(3),
+            conv("head".into(), [ngf, self.output_nc], wide, false),
+            Step::Tanh,
+        ]);
+        Plan {
+            prefix: "model",
+            input_nc: self.input_nc,
+            steps,
+        }
+    }
+
+    pub fn init(&self, init: &InitOptions, device: &Device) -> Resnet {
+        let plan = self.plan();
+        let mut layers = plan.build(init, device);
+        let mut stage = |field: String| ConvStage {
+            conv: layers.conv2d(&format!("{field}.conv")),
+            norm: layers.norm(&format!("{field}.norm")),
+        };
+        let stem = stage("stem".into());
         let downsampling = (0..DOWNSAMPLINGS)
-            .map(|i| {
-                let channels = ngf << i;
-                stage(
-                    resampling.conv2d([channels, 2 * channels], init, device),
-                    2 * channels,
-                )
-            })
+            .map(|i| stage(format!("downsampling.{i}")))
             .collect();
-        let width = ngf << DOWNSAMPLINGS;
         let blocks = (0..self.n_blocks)
-            .map(|_| ResnetBlock {
-                conv1: block.conv2d([width, width], init, device),
-                norm1: self.norm.init(width, init, device),
-                dropout: self.use_dropout.then(|| Dropout::new(0.5)),
-                conv2: block.conv2d([width, width], init, device),
-                norm2: self.norm.init(width, init, device),
+            .map(|b| ResnetBlock {
+                conv1: layers.conv2d(&format!("blocks.{b}.conv1")),
+                norm1: layers.norm(&format!("blocks.{b}.norm1")),
+                dropout: layers.dropout(&format!("blocks.{b}.dropout")),
+                conv2: layers.conv2d(&format!("blocks.{b}.conv2")),
+                norm2: layers.norm(&format!("blocks.{b}.norm2")),
             })
             .collect();
         let upsampling = (0..DOWNSAMPLINGS)
-            .map(|i| {
-                let channels = width >> i;
-                UpStage {
-                    conv: resampling.output_padding(1).conv_transpose2d(
-                        [channels, channels / 2],
-                        init,
-                        device,
-                    ),
-                    norm: self.norm.init(channels / 2, init, device),
-                }
+            .map(|i| UpStage {
+                conv: layers.conv_transpose2d(&format!("upsampling.{i}.conv")),
+                norm: layers.norm(&format!("upsampling.{i}.norm")),
             })
             .collect();
-        let head = wide.conv2d([ngf, self.output_nc], init, device);
+        let head = layers.conv2d("head");
+        layers.finish();
         Resnet {
             stem,
             downsampling,

@@ -11,6 +11,7 @@ use burn::tensor::activation::{relu, tanh};
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
+use super::plan::{Block, Conv, Join, Plan, Step};
 use crate::backend::{self, Precision};
 
 /// Configuration of a U-Net generator with `num_downs` downsamplings (unet_256 has 8).
@@ -29,14 +30,6 @@ pub struct UnetConfig {
 
 /// Every block's down and up convolutions: 4x4, stride 2, padding 1.
 const SAMPLING: ConvSpec = ConvSpec::kernel(4).stride(2).padding(1);
-
-/// Where a block sits in the nesting, which decides its layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Position {
-    Outermost,
-    Middle,
-    Innermost,
-}
 
 /// One skip-connection block.
 #[derive(Module, Debug)]
@@ -62,20 +55,84 @@ impl UnetConfig {
     /// innermost).
     pub const MIN_DOWNS: usize = 5;
 
-    /// (outer, inner, position, dropout) of each block, outermost first.
-    fn layout(&self) -> Vec<(usize, usize, Position, bool)> {
-        let ngf = self.ngf;
-        let mut blocks = vec![
-            (self.output_nc, ngf, Position::Outermost, false),
-            (ngf, 2 * ngf, Position::Middle, false),
-            (2 * ngf, 4 * ngf, Position::Middle, false),
-            (4 * ngf, 8 * ngf, Position::Middle, false),
-        ];
-        for _ in 0..self.num_downs - Self::MIN_DOWNS {
-            blocks.push((8 * ngf, 8 * ngf, Position::Middle, self.use_dropout));
+    /// The official `UnetGenerator`: block i (0 = outermost) maps `outer` channels down to
+    /// `inner` and back, with the next block between; (outer, inner) widen from (output_nc, ngf)
+    /// to 8 ngf.
+    pub fn plan(&self) -> Plan {
+        let width = |level: usize| self.ngf.saturating_mul(1 << level.min(3));
+        let bias = self.norm.conv_bias();
+        let norm = |field: String, channels| Step::Norm {
+            field,
+            channels,
+            kind: self.norm,
+        };
+        let conv = |field: String, channels, bias, transposed| {
+            Step::Conv(Conv {
+                field,
+                channels,
+                spec: SAMPLING.bias(bias),
+                transposed,
+            })
+        };
+        // Built from the innermost block out: each wraps the one below.
+        let depth = self.num_downs.max(1);
+        let mut below: Option<Step> = None;
+        for level in (0..depth).rev() {
+            let field = |layer: &str| format!("blocks.{level}.{layer}");
+            let (outermost, innermost) = (level == 0, level + 1 == depth);
+            let outer = if outermost {
+                self.output_nc
+            } else {
+                width(level - 1)
+            };
+            let inner = width(level);
+            let down_in = if outermost { self.input_nc } else { outer };
+            let mut steps = Vec::new();
+            if !outermost {
+                steps.push(Step::LeakyRelu);
+            }
+            steps.push(conv(field("down_conv"), [down_in, inner], bias, false));
+            if !outermost && !innermost {
+                steps.push(norm(field("down_norm"), inner));
+            }
+            // The innermost block's up conv sees only its own down output; the others see the
+            // concatenation of the skip and the up path below them.
+            let up_in = match below.take() {
+                Some(block) => {
+                    steps.push(block);
+                    inner.saturating_mul(2)
+                }
+                None => inner,
+            };
+            steps.push(Step::Relu);
+            steps.push(conv(
+                field("up_conv"),
+                [up_in, outer],
+                outermost || bias,
+                true,
+            ));
+            if outermost {
+                steps.push(Step::Tanh);
+                return Plan {
+                    prefix: "model.model",
+                    input_nc: self.input_nc,
+                    steps,
+                };
+            }
+            steps.push(norm(field("up_norm"), outer));
+            // The blocks at 8 ngf between the widening ones and the innermost.
+            if self.use_dropout && level >= 4 && !innermost {
+                steps.push(Step::Dropout {
+                    field: field("dropout"),
+                });
+            }
+            below = Some(Step::Block(Block {
+                attribute: "model",
+                join: Join::Concat,
+                steps,
+            }));
         }
-        blocks.push((8 * ngf, 8 * ngf, Position::Innermost, false));
-        blocks
+        unreachable!("the loop returns at the outermost block")
     }
 
     pub fn init(&self, init: &InitOptions, device: &Device) -> Unet {
@@ -84,40 +141,18 @@ impl UnetConfig {
             "a U-Net needs at least {} downsamplings",
             Self::MIN_DOWNS
         );
-        let bias = self.norm.conv_bias();
-        let blocks = self
-            .layout()
-            .into_iter()
-            .map(|(outer, inner, position, dropout)| {
-                let (down_in, down_bias, down_norm) = match position {
-                    Position::Outermost => (self.input_nc, bias, None),
-                    Position::Middle => (outer, bias, self.norm.init(inner, init, device)),
-                    Position::Innermost => (outer, bias, None),
-                };
-                // The innermost block's up conv sees only its own down output; the others see
-                // the concatenation of the skip and the up path below them.
-                let up_in = if position == Position::Innermost {
-                    inner
-                } else {
-                    2 * inner
-                };
-                let (up_bias, up_norm) = match position {
-                    Position::Outermost => (true, None),
-                    _ => (bias, self.norm.init(outer, init, device)),
-                };
-                UnetBlock {
-                    down_conv: SAMPLING
-                        .bias(down_bias)
-                        .conv2d([down_in, inner], init, device),
-                    down_norm,
-                    up_conv: SAMPLING
-                        .bias(up_bias)
-                        .conv_transpose2d([up_in, outer], init, device),
-                    up_norm,
-                    dropout: dropout.then(|| Dropout::new(0.5)),
-                }
+        let plan = self.plan();
+        let mut layers = plan.build(init, device);
+        let blocks = (0..self.num_downs)
+            .map(|i| UnetBlock {
+                down_conv: layers.conv2d(&format!("blocks.{i}.down_conv")),
+                down_norm: layers.norm(&format!("blocks.{i}.down_norm")),
+                up_conv: layers.conv_transpose2d(&format!("blocks.{i}.up_conv")),
+                up_norm: layers.norm(&format!("blocks.{i}.up_norm")),
+                dropout: layers.dropout(&format!("blocks.{i}.dropout")),
             })
             .collect();
+        layers.finish();
         Unet {
             blocks,
             precision: Precision::default(),

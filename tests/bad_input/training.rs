@@ -238,7 +238,6 @@ pub fn huge() -> Vec<(Vec<String>, &'static str)> {
             "--batch_size",
         ),
         (args(&["bench", "--ngf", "20000"]), "--ngf"),
-        (args(&["info", "--ngf", "100000"]), "--ngf"),
         (
             args(&["translate", "huge.bmp", "-o", "out", "--name", "ok"]),
             "huge.bmp",

@@ -3,9 +3,6 @@
 
 use std::collections::HashSet;
 
-use burn::module::Param;
-use burn::prelude::*;
-
 use super::proto::{
     AttributeProto, NodeProto, TensorProto, TypeProto, ValueInfoProto, attribute_type, data_type,
     tensor_shape_proto::{Dimension, dimension},
@@ -116,22 +113,6 @@ impl Graph {
     /// A float scalar (a 0-d tensor).
     pub fn scalar(&mut self, name: &str, value: f32) -> String {
         self.floats(name, &[], &[value])
-    }
-
-    /// A module's parameter as a float constant, with its shape.
-    pub fn param<const D: usize>(&mut self, name: &str, param: &Param<Tensor<D>>) -> String {
-        self.tensor(name, param.val())
-    }
-
-    /// A tensor's values as a float constant, with its shape.
-    pub fn tensor<const D: usize>(&mut self, name: &str, tensor: Tensor<D>) -> String {
-        let dims = tensor.dims();
-        let values = tensor
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32");
-        self.floats(name, &dims, &values)
     }
 
     fn constant(

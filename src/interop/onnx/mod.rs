@@ -1,6 +1,6 @@
 //! ONNX export of a generator (`pix2pix export --format onnx`), written by our own code: the
-//! graph is built layer by layer from the loaded network (networks.rs) and serialised with prost
-//! (proto.rs), so exporting needs no Python and no protoc.
+//! graph is built step by step from the network's plan and the loaded weights (networks.rs) and
+//! serialised with prost (proto.rs), so exporting needs no Python and no protoc.
 //!
 //! The graph has one input `input` and one output `output`, with the batch size, height and
 //! width left to run time (height and width must be multiples of the generator's size multiple;
@@ -149,9 +149,11 @@ pub fn onnx_model(
         BatchNormMode::Running
     };
     let mut g = Graph::default();
+    let plan = model.generator_plan();
+    let weights = super::generator_state_dict(generator, model);
     let (input, output) = match options.io {
         OnnxIo::Float => {
-            networks::generator(&mut g, generator, "input", mode);
+            networks::network(&mut g, &plan, &weights, "input", mode);
             g.name_last_output("output");
             (
                 float_info("input", model.input_nc, "the images"),
@@ -160,7 +162,7 @@ pub fn onnx_model(
         }
         OnnxIo::Uint8 => {
             let x = from_uint8(&mut g, "input");
-            let y = networks::generator(&mut g, generator, &x, mode);
+            let y = networks::network(&mut g, &plan, &weights, &x, mode);
             to_uint8(&mut g, &y);
             g.name_last_output("output");
             (
