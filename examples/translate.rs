@@ -12,8 +12,8 @@
 
 use std::path::PathBuf;
 
+use pix2pix::infer::ModelOverrides;
 use pix2pix::infer::{GeneratorSource, load_generator, translate_image};
-use pix2pix::model::ModelOverrides;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);

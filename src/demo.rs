@@ -10,8 +10,9 @@ use crate::checkpoint::LATEST;
 use crate::data::synthetic::write_split;
 use crate::data::{DataOptions, Preprocess};
 use crate::error::{Error, Result};
+use crate::infer::ModelOverrides;
 use crate::infer::{GeneratorSource, TestOptions, TestSummary, load_generator, test};
-use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
+use crate::model::{GeneratorArch, ModelOptions};
 use crate::train::{RunOptions, TrainObserver, TrainOptions, TrainSummary, train};
 
 #[derive(Clone, Debug)]

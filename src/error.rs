@@ -220,6 +220,17 @@ impl Error {
     }
 }
 
+/// The networks crate's refusals are this crate's [`Error::InvalidOption`].
+impl From<pix2pix_nets::Error> for Error {
+    fn from(error: pix2pix_nets::Error) -> Self {
+        match error {
+            pix2pix_nets::Error::InvalidOption { option, reason } => {
+                Error::InvalidOption { option, reason }
+            }
+        }
+    }
+}
+
 /// An option given for a checkpoint that was made with another value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OptionChange {

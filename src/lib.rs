@@ -55,25 +55,26 @@
 //!
 //! [`infer`] shows loading a generator file and translating an image.
 
-pub mod backend;
+pub use pix2pix_nets::{backend, footprint, model, seed};
+
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod demo;
 pub mod device;
 pub mod error;
-pub mod footprint;
 pub mod fsutil;
 pub mod infer;
 pub mod interop;
 pub mod loss;
 pub mod memory;
 pub mod metrics;
-pub mod model;
-mod names;
+/// Option values spelled as on the official command line, for the enums of this crate too.
+mod names {
+    pub(crate) use pix2pix_nets::names::named_values;
+}
 pub mod progress;
 pub mod report;
-pub mod seed;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod train;

@@ -3,7 +3,7 @@
 //! typed `--ngf 100000` or a huge image ends in an allocator abort ("memory allocation of N
 //! bytes failed"), or in the kernel's OOM killer.
 //!
-//! The estimates count f32 elements (src/footprint.rs) and weigh them as measured on the
+//! The estimates count f32 elements ([`crate::footprint`]) and weigh them as measured on the
 //! CPU backends (BENCHMARKS.md, "Memory estimates"): training holds the weights, their gradients
 //! and Adam's two moments, G's and D's feature maps (D runs three times a step) and the largest
 //! convolution workspace; inference holds the weights twice while loading, part of G's feature

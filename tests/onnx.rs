@@ -13,11 +13,12 @@ use burn::prelude::*;
 use common::{dataset, fails_with, fixture, ok, pix2pix, requirement, train_tiny};
 use image::{DynamicImage, RgbImage};
 use pix2pix::checkpoint::save_module;
+use pix2pix::infer::ModelOverrides;
 use pix2pix::infer::{GeneratorSource, LoadedGenerator, load_generator, translate_batch};
 use pix2pix::interop::{
     StateDict, generator_state_dict, load_generator_state_dict, write_pth, write_safetensors,
 };
-use pix2pix::model::{Generator, ModelOptions, ModelOverrides, NormKind};
+use pix2pix::model::{Generator, ModelOptions, NormKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};

@@ -10,8 +10,8 @@ use burn::module::Module;
 use burn::prelude::*;
 use pix2pix::checkpoint::{Checkpoints, LATEST};
 use pix2pix::data::DataOptions;
+use pix2pix::infer::ModelOverrides;
 use pix2pix::infer::{GeneratorSource, LoadedGenerator, TestOptions, load_generator, test};
-use pix2pix::model::ModelOverrides;
 use pix2pix::seed::Stream;
 use pix2pix::train::{RunOptions, TrainEvent, TrainState, TrainSummary};
 

@@ -10,9 +10,8 @@ use pix2pix::checkpoint::LATEST;
 use pix2pix::data::tools::download::FetchLimits;
 use pix2pix::data::{DataOptions, Direction, Preprocess};
 use pix2pix::device::DeviceChoice;
-use pix2pix::model::{
-    DiscriminatorArch, GeneratorArch, InitType, ModelOptions, ModelOverrides, NormKind,
-};
+use pix2pix::infer::ModelOverrides;
+use pix2pix::model::{DiscriminatorArch, GeneratorArch, InitType, ModelOptions, NormKind};
 use pix2pix::train::TrainOptions;
 
 /// Sets each named field of `$options` that `$args` holds as `Some`.

@@ -14,6 +14,15 @@ pub fn message(error: &anyhow::Error, command: &str) -> String {
             parts.push(render(error, command));
             break;
         }
+        // The networks crate's refusals, where the CLI called it directly.
+        if let Some(pix2pix_nets::Error::InvalidOption { option, reason }) = cause.downcast_ref() {
+            let error = Error::InvalidOption {
+                option,
+                reason: reason.clone(),
+            };
+            parts.push(render(&error, command));
+            break;
+        }
         parts.push(cause.to_string());
     }
     parts.join(": ")

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use pix2pix::infer::ModelOverrides;
 use pix2pix::infer::export::{
     ExportFormat, ExportOptions, check_outputs, export_generator, export_run,
 };
 use pix2pix::infer::trained_direction;
 use pix2pix::interop::onnx::{DEFAULT_OPSET, OnnxIo, OnnxOptions};
-use pix2pix::model::ModelOverrides;
 
 use super::args::GeneratorSourceArgs;
 

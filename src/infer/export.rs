@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ModelOverrides;
 use super::{GeneratorSource, LoadedGenerator, load_generator, trained_direction};
 use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
@@ -11,7 +12,6 @@ use crate::interop::onnx::{OnnxOptions, onnx_bytes};
 use crate::interop::{
     discriminator_state_dict, generator_state_dict, write_pth, write_safetensors,
 };
-use crate::model::ModelOverrides;
 
 /// The export's file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -3,7 +3,8 @@
 //!
 //! ```
 //! use pix2pix::infer::{GeneratorSource, load_generator, translate_image};
-//! use pix2pix::model::{GeneratorArch, ModelOptions, ModelOverrides};
+//! use pix2pix::infer::ModelOverrides;
+//! use pix2pix::model::{GeneratorArch, ModelOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! # let file = dir.path().join("edges2shoes_net_G.bpk");
@@ -26,6 +27,7 @@
 //! ```
 
 pub mod export;
+mod overrides;
 pub mod test;
 pub mod translate;
 
@@ -40,8 +42,9 @@ use crate::error::{Error, OptionChange, Result};
 use crate::interop::pretrained::read_record;
 use crate::interop::{self, Detected, StateDict};
 use crate::memory;
-use crate::model::{Generator, ModelOptions, ModelOverrides, non_finite_tensors};
+use crate::model::{Generator, ModelOptions, non_finite_tensors};
 
+pub use overrides::ModelOverrides;
 pub use test::{TestOptions, TestSummary, test};
 pub use translate::{
     Existing, batch_independent, translate_batch, translate_files, translate_image,

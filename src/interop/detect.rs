@@ -1,10 +1,10 @@
 //! What network a state_dict (or one of our burnpack files) holds, read from its keys and shapes
 //! alone: so that an official `latest_net_G.pth` can be used with no architecture flags.
 //!
-//! Every structure is tried through its plan (src/model/plan.rs): the plan's first and last
-//! convolutions give the widths and channels, and the plan must then name the file's tensors
-//! with their shapes. A file no plan names exactly is taken as the closest structure that names
-//! most of it, so that loading it lists the keys that differ.
+//! Every structure is tried through its plan (crates/pix2pix-nets/src/model/plan.rs): the plan's
+//! first and last convolutions give the widths and channels, and the plan must then name the file's
+//! tensors with their shapes. A file no plan names exactly is taken as the closest structure that
+//! names most of it, so that loading it lists the keys that differ.
 
 use std::collections::BTreeMap;
 

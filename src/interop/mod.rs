@@ -1,5 +1,5 @@
 //! Interoperability with the official PyTorch code: its state_dict layout (each network's
-//! official keys come from its plan, src/model/plan.rs), `.pth` files (pth.rs), architecture
+//! official keys come from its plan, [`crate::model::plan`]), `.pth` files (pth.rs), architecture
 //! detection (detect.rs), safetensors export, ONNX export (onnx/), and its pretrained generators
 //! by name (pretrained.rs).
 

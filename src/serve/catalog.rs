@@ -15,9 +15,10 @@ use crate::checkpoint::{LATEST, OPTIONS_FILE, SavedRun, WEIGHTS_EXTENSION};
 use crate::data::Direction;
 use crate::data::image::encode_png;
 use crate::error::{Error, Result};
+use crate::infer::ModelOverrides;
 use crate::infer::{GeneratorSource, describe_generator};
 use crate::interop::pretrained::{SIDECAR, read_record};
-use crate::model::{GeneratorArch, ModelOptions, ModelOverrides};
+use crate::model::{GeneratorArch, ModelOptions};
 
 /// The largest canvas offered for a generator file without a run (deep U-Nets still take any
 /// multiple of their size).

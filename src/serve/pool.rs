@@ -18,12 +18,12 @@ use tokio::sync::oneshot;
 use super::api::ApiError;
 use super::catalog::ServedModel;
 use crate::data::image::{decode_image, encode_png};
+use crate::infer::ModelOverrides;
 use crate::infer::{
     GeneratorSource, LoadedGenerator, batch_independent, load_generator, translate_batch,
     weights_file,
 };
 use crate::memory;
-use crate::model::ModelOverrides;
 
 /// What a request gets back: the PNG's bytes.
 pub type Reply = std::result::Result<Vec<u8>, ApiError>;

@@ -1,7 +1,7 @@
-//! Adam with PyTorch's update as a Burn optimiser. Each parameter's step runs through the
-//! backend's Adam (src/backend/adam.rs): one fused parallel pass on the CPU backends, in place
-//! over the moment buffers, whose results are bit-identical to Burn's `Adam` (tested here), and
-//! the same formulas as tensor operations elsewhere. The state is Burn's `AdamState`, so
+//! Adam with PyTorch's update as a Burn optimiser. Each parameter's step runs through the backend's
+//! Adam (crates/pix2pix-nets/src/backend/adam.rs): one fused parallel pass on the CPU backends, in
+//! place over the moment buffers, whose results are bit-identical to Burn's `Adam` (tested here),
+//! and the same formulas as tensor operations elsewhere. The state is Burn's `AdamState`, so
 //! optimiser checkpoints are Burn's.
 
 use burn::optim::{
@@ -113,7 +113,7 @@ mod tests {
         fused_update_equals_burns_adam_on(Device::flex().autodiff());
     }
 
-    /// The same on LibTorch's CPU buffers (src/backend/tch/adam.rs).
+    /// The same on LibTorch's CPU buffers (crates/pix2pix-nets/src/backend/tch/adam.rs).
     #[test]
     #[cfg(feature = "tch")]
     fn fused_update_on_libtorch_equals_burns_adam() {

@@ -1,6 +1,7 @@
-//! A network as ONNX nodes, step by step from its plan (src/model/plan.rs), dropout left out.
-//! Nodes are named after the official modules (`model.model.1.model.1`) and weights after the
-//! official state_dict keys, as `torch.onnx.export` of the official network names them.
+//! A network as ONNX nodes, step by step from its plan (crates/pix2pix-nets/src/model/plan.rs),
+//! dropout left out. Nodes are named after the official modules (`model.model.1.model.1`) and
+//! weights after the official state_dict keys, as `torch.onnx.export` of the official network names
+//! them.
 
 use super::graph::{Attr, Graph};
 use crate::interop::StateDict;

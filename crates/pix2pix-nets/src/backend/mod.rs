@@ -16,6 +16,7 @@
 //! weights through the casts.
 
 pub(crate) mod adam;
+mod device;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "tch")]
@@ -31,9 +32,8 @@ use burn::tensor::{DType, Distribution, FloatDType};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::device::Backend;
-
-pub(crate) use adam::{AdamParam, AdamStep};
+pub use adam::{AdamParam, AdamStep};
+pub use device::Backend;
 
 /// The arithmetic of the convolutions (`--precision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -336,8 +336,9 @@ pub(crate) fn batch_norm_train(
     }
 }
 
-/// One Adam step of a parameter and its moments.
-pub(crate) fn adam_step<const D: usize>(
+/// One Adam step of a parameter and its moments (the training loop's optimiser, in the
+/// `pix2pix` crate, calls it for every parameter).
+pub fn adam_step<const D: usize>(
     state: AdamParam<D>,
     grad: Tensor<D>,
     step: AdamStep,

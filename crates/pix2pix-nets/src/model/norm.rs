@@ -81,7 +81,8 @@ pub struct BatchNorm2d {
     pub training: Param<Flag>,
 }
 
-pub(crate) const BATCH_NORM_EPS: f64 = 1e-5;
+/// PyTorch's BatchNorm2d epsilon.
+pub const BATCH_NORM_EPS: f64 = 1e-5;
 const BATCH_NORM_MOMENTUM: f64 = 0.1;
 
 impl BatchNorm2d {

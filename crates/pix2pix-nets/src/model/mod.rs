@@ -3,7 +3,6 @@
 
 pub mod init;
 pub mod norm;
-mod overrides;
 pub mod patchgan;
 pub mod plan;
 pub mod resnet;
@@ -19,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Precision;
 pub use init::{InitOptions, InitType};
 pub use norm::NormKind;
-pub use overrides::ModelOverrides;
 pub use patchgan::{NLayerDiscriminatorConfig, PatchDiscriminator, PixelDiscriminatorConfig};
 pub use plan::Plan;
 pub use resnet::{Resnet, ResnetConfig};

@@ -1,8 +1,8 @@
 //! Architecture options given for a run or checkpoint that already has its own (test, translate,
 //! resume): `None` means "as the checkpoint says".
 
-use super::{GeneratorArch, ModelOptions, NormKind};
 use crate::error::OptionChange;
+use crate::model::{GeneratorArch, ModelOptions, NormKind};
 
 /// The generator options a caller gives on top of a checkpoint's.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -304,7 +304,7 @@ impl Plan {
         let (out_channels, channels) = (first.out_channels, first.channels);
         let group = self.group(images.len() / in_image.max(1));
         // Three buffers, not one: each stays under the size from which malloc maps (and the
-        // kernel clears) fresh pages at every call (src/main.rs).
+        // kernel clears) fresh pages at every call (the pix2pix binary raises that size: its src/main.rs).
         with_scratch(XI * channels * group * tiles, |inputs| {
             with_scratch(XI * out_channels * group * tiles, |outputs| {
                 with_scratch(out_channels * group * tiles, |outputs_t| {

@@ -7,9 +7,9 @@
 //! 2. The weight gradient over many pixels: grad x columns^T as it is stored, against
 //!    columns x grad^T followed by a transpose.
 //!
-//! `cargo run --release --example gemm_layouts`. Shapes are (output channels, depth = input
-//! channels x k x k, output pixels) of layers of unet_256, resnet_9blocks and the basic PatchGAN
-//! at 256x256; medians of 5 interleaved repetitions.
+//! `cargo run --release -p pix2pix-nets --example gemm_layouts`. Shapes are (output channels,
+//! depth = input channels x k x k, output pixels) of layers of unet_256, resnet_9blocks and the
+//! basic PatchGAN at 256x256; medians of 5 interleaved repetitions.
 
 use std::time::Instant;
 

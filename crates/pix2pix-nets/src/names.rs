@@ -1,7 +1,9 @@
 //! Option values spelled as on the official command line (`batch`, `unet_256`, `AtoB`, ...).
 
 /// Implements `Display` and `FromStr` for a fieldless enum from its variants' official names;
-/// an unknown name is an error listing the accepted ones.
+/// an unknown name is an error listing the accepted ones. Exported for the `pix2pix` crate's own
+/// option values.
+#[macro_export]
 macro_rules! named_values {
     ($type:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl std::fmt::Display for $type {
@@ -28,4 +30,4 @@ macro_rules! named_values {
     };
 }
 
-pub(crate) use named_values;
+pub use named_values;

@@ -1,6 +1,6 @@
 //! What a network holds, counted from its plan alone (no tensor is made): parameters, the
 //! feature maps a forward pass produces, and the largest unfolded-input buffer a convolution
-//! needs. The memory check (src/memory.rs) turns these counts into bytes before anything is
+//! needs. The `pix2pix` crate's memory check turns these counts into bytes before anything is
 //! allocated, so they are floats: a typed `--ngf` or `unet_<N>` may not fit any integer.
 
 use crate::backend::convolves_directly;

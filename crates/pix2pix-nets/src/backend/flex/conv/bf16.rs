@@ -264,8 +264,10 @@ fn fill(
     }
 }
 
-/// The result's buffer, shared by tasks that write disjoint tiles of it.
+/// The result's buffer, shared by tasks that write disjoint tiles of it (read by the x86-64
+/// microkernel only).
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct Tiles(*mut f32);
 // SAFETY: each task writes only its own tile (rows and columns of its own), see `matmul`.
 unsafe impl Send for Tiles {}
@@ -376,6 +378,7 @@ impl Product<'_> {
 }
 
 /// Where a microkernel's result goes in the shared buffer.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct Tile {
     /// Offset of its first element.
     at: usize,

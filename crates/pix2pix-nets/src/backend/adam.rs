@@ -11,7 +11,7 @@ const CHUNK: usize = 1 << 15;
 
 /// One Adam step's constants.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct AdamStep {
+pub struct AdamStep {
     pub lr: f32,
     /// The step's number, from 1.
     pub time: usize,
@@ -64,7 +64,7 @@ impl AdamStep {
 
 /// A parameter with Adam's two moments for it: what a step updates.
 #[derive(Clone, Debug)]
-pub(crate) struct AdamParam<const D: usize> {
+pub struct AdamParam<const D: usize> {
     pub param: Tensor<D>,
     pub moment_1: Tensor<D>,
     pub moment_2: Tensor<D>,
