@@ -696,55 +696,6 @@ fn a_closed_output_pipe_ends_the_process_without_a_panic() {
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
 }
 
-/// The help's "[default: X]" of every `train` flag that is an official option, against the
-/// library's default (`RunOptions::official_values`): the defaults are stated in the library
-/// once, and the help may not drift from them.
-#[test]
-fn the_help_states_the_librarys_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let help = stdout(&ok(pix2pix(&["train", "--help"], dir.path())));
-    let defaults: std::collections::HashMap<&str, String> = pix2pix::train::RunOptions::default()
-        .official_values()
-        .into_iter()
-        .collect();
-    // (flag as shown, official alias if any, the text of its entry)
-    let mut entries: Vec<(String, String)> = Vec::new();
-    for line in help.lines() {
-        let line = line.trim();
-        if let Some(flag) = line.strip_prefix("--") {
-            let name = flag.split([' ', ',']).next().unwrap().to_string();
-            entries.push((name, String::new()));
-        } else if let Some((_, text)) = entries.last_mut() {
-            text.push_str(line);
-            text.push(' ');
-        }
-    }
-    let within = |text: &str, tag: &str| {
-        let start = text.find(tag)? + tag.len();
-        Some(text[start..].split(']').next()?.trim().to_string())
-    };
-    let mut checked = 0;
-    for (flag, text) in &entries {
-        let Some(stated) = within(text, "[default:") else {
-            continue;
-        };
-        let official = within(text, "[alias: --").unwrap_or_else(|| flag.replace('-', "_"));
-        let Some(value) = defaults.get(official.as_str()) else {
-            continue;
-        };
-        let same = match (stated.parse::<f64>(), value.parse::<f64>()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => stated == *value,
-        };
-        assert!(
-            same,
-            "--{flag}: the help says {stated}, the library {value}"
-        );
-        checked += 1;
-    }
-    assert!(checked >= 15, "only {checked} defaults found in:\n{help}");
-}
-
 /// `test` replaces its results folder each time, as the official code overwrites it: one it
 /// made (marked), one of the same names without a mark (an older version's, or the official
 /// code's), but not a folder holding anything else.

@@ -225,11 +225,12 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
         (Precision::F16, true, true),
     ];
     for (precision, dot_products_on, differs) in cases {
-        pix2pix::backend::use_bf16_dot_products(dot_products_on);
-        let output = generator
-            .clone()
-            .with_precision(precision)
-            .forward(x.clone());
+        let output = pix2pix::backend::with_bf16_dot_products(dot_products_on, || {
+            generator
+                .clone()
+                .with_precision(precision)
+                .forward(x.clone())
+        });
         assert_eq!(output.dtype(), DType::F32, "{precision}");
         let largest = values(output)
             .iter()
@@ -241,10 +242,11 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
         assert!(largest < 0.05, "{what}");
         assert_eq!(largest > 0.0, differs, "{what}");
         if precision == Precision::Bf16 {
-            training_step_moves_f32_weights(&model, &device, Precision::Bf16);
+            pix2pix::backend::with_bf16_dot_products(dot_products_on, || {
+                training_step_moves_f32_weights(&model, &device, Precision::Bf16)
+            });
         }
     }
-    pix2pix::backend::use_bf16_dot_products(true);
 }
 
 /// One training step at `precision`: finite losses, f32 weights that the step changed.

@@ -30,7 +30,7 @@ use burn::tensor::module::BatchNormTrainOutput;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{DType, Distribution, FloatDType};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
 
 pub use adam::{AdamParam, AdamStep};
 pub use device::Backend;
@@ -89,16 +89,19 @@ pub fn generic_route() -> bool {
     *GENERIC.get_or_init(|| std::env::var(ROUTE_VARIABLE).is_ok_and(|v| v == "burn"))
 }
 
-/// Turned off by [`use_bf16_dot_products`].
-static BF16_DOT_PRODUCTS_OFF: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Set inside [`with_bf16_dot_products`]`(false, ..)` on this thread.
+    static BF16_DOT_PRODUCTS_OFF: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Whether `--precision bf16` runs its convolutions' products on the CPU's bf16 dot products
-/// (AVX512_BF16) on Flex: where the CPU has them, unless turned off. Otherwise those products
-/// run in f32, which is slower than the dot products but not than f32 training.
+/// (AVX512_BF16) on Flex: where the CPU has them, unless turned off on this thread. Otherwise
+/// those products run in f32, which is slower than the dot products but not than f32 training.
+/// Each convolution reads it once, where it is called, and passes the choice to its kernels.
 pub fn bf16_dot_products() -> bool {
     #[cfg(feature = "flex")]
     {
-        !BF16_DOT_PRODUCTS_OFF.load(Ordering::Relaxed) && flex::conv::bf16::available()
+        !BF16_DOT_PRODUCTS_OFF.get() && flex::conv::bf16::available()
     }
     #[cfg(not(feature = "flex"))]
     {
@@ -106,10 +109,19 @@ pub fn bf16_dot_products() -> bool {
     }
 }
 
-/// Turns the bf16 dot products off (false) or back on where the CPU has them (true), for the
-/// whole process: the tests compare both paths.
-pub fn use_bf16_dot_products(enabled: bool) {
-    BF16_DOT_PRODUCTS_OFF.store(!enabled, Ordering::Relaxed);
+/// Runs `f` with the bf16 dot products on (where the CPU has them) or off, for the convolutions
+/// `f` calls on this thread only: the tests compare both paths side by side.
+pub fn with_bf16_dot_products<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
+    let before = BF16_DOT_PRODUCTS_OFF.replace(!enabled);
+    // Restored even if `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BF16_DOT_PRODUCTS_OFF.set(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
 }
 
 /// Whether the Flex kernels compute a convolution with `stride` to `out_channels` directly,
@@ -157,7 +169,8 @@ pub(crate) struct ConvShape {
     /// Transposed convolution; its extra rows and columns at the end are `output_padding`.
     pub transposed: bool,
     pub output_padding: usize,
-    /// Products with bf16 operands and f32 sums (`--precision bf16`); f32 otherwise.
+    /// Products of bf16 operands with f32 sums on the CPU's bf16 dot products (`--precision
+    /// bf16` where [`bf16_dot_products`]); f32 otherwise.
     pub bf16: bool,
 }
 
@@ -267,7 +280,7 @@ impl Convolution<'_> {
             && let Some(shape) = self.shape
         {
             let shape = ConvShape {
-                bf16: precision == Precision::Bf16,
+                bf16: precision == Precision::Bf16 && bf16_dot_products(),
                 ..shape
             };
             let y = flex::conv::conv(x, self.weight.val(), shape);

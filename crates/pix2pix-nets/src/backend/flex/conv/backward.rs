@@ -9,18 +9,18 @@ use burn_autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
-use super::{ConvGradient, ConvShape, Im2colConv};
+use super::{ConvGradient, ConvShape, Convolutions};
 
-impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, C> {
-    fn im2col_conv(
+impl<B: Backend + Convolutions, C: CheckpointStrategy> Convolutions for Autodiff<B, C> {
+    fn convolution(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         shape: ConvShape,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct Im2colConvBackward;
+        struct ConvolutionBackward;
 
-        impl<B: Backend + Im2colConv> Backward<B, 2> for Im2colConvBackward {
+        impl<B: Backend + Convolutions> Backward<B, 2> for ConvolutionBackward {
             type State = (NodeId, NodeId, ConvShape);
 
             fn backward(
@@ -36,7 +36,7 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
                 let weight =
                     checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
                 let gradient = |wrt| {
-                    B::im2col_conv_backward(x.clone(), weight.clone(), grad.clone(), shape, wrt)
+                    B::convolution_backward(x.clone(), weight.clone(), grad.clone(), shape, wrt)
                 };
                 if let Some(node) = node_x {
                     grads.register::<B>(node.id, gradient(ConvGradient::Input))
@@ -47,7 +47,7 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
             }
         }
 
-        match Im2colConvBackward
+        match ConvolutionBackward
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful()
@@ -57,10 +57,10 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
                 let weight_state = prep.checkpoint(&weight);
                 prep.finish(
                     (x_state, weight_state, shape),
-                    B::im2col_conv(x.into_primitive(), weight.into_primitive(), shape),
+                    B::convolution(x.into_primitive(), weight.into_primitive(), shape),
                 )
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::im2col_conv(
+            OpsKind::UnTracked(prep) => prep.finish(B::convolution(
                 x.into_primitive(),
                 weight.into_primitive(),
                 shape,
@@ -69,14 +69,14 @@ impl<B: Backend + Im2colConv, C: CheckpointStrategy> Im2colConv for Autodiff<B, 
     }
 
     /// Gradients are constants: they are not differentiated again.
-    fn im2col_conv_backward(
+    fn convolution_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         shape: ConvShape,
         wrt: ConvGradient,
     ) -> FloatTensor<Self> {
-        Self::from_inner(B::im2col_conv_backward(
+        Self::from_inner(B::convolution_backward(
             x.into_primitive(),
             weight.into_primitive(),
             output_grad.into_primitive(),

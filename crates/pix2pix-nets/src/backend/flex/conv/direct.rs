@@ -17,8 +17,9 @@ use super::im2col::Geometry;
 const SPAN: usize = 64;
 
 impl Geometry {
-    /// Whether the convolution to `out_channels` is computed here rather than through columns.
-    pub(super) fn direct(&self, out_channels: usize) -> bool {
+    /// Whether the convolution to `out_channels` can be computed here ([`Self::algorithm`]
+    /// decides).
+    pub(super) fn fits_direct(&self, out_channels: usize) -> bool {
         crate::backend::convolves_directly(self.stride, out_channels)
     }
 

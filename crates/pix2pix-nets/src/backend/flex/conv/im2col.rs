@@ -63,10 +63,11 @@ impl Geometry {
         }
     }
 
-    /// Whether the convolution's products are bf16 dot products, whose operands are rounded
-    /// (without the CPU's dot products, `--precision bf16` multiplies in f32).
+    /// Whether the convolution's products are bf16 dot products, whose operands are rounded, as
+    /// the caller chose (`ConvShape::bf16`; without the CPU's dot products, `--precision bf16`
+    /// multiplies in f32).
     pub(super) fn rounds_operands(&self) -> bool {
-        self.bf16 && crate::backend::bf16_dot_products()
+        self.bf16
     }
 
     pub(super) fn image(&self) -> usize {

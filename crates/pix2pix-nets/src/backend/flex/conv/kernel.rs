@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::gemm::{View, matmul};
 use super::im2col::{Geometry, Slot, with_scratch};
-use super::{ConvGradient, ConvShape, Im2colConv, bf16};
+use super::{ConvGradient, ConvShape, Convolutions, bf16};
 use crate::backend::flex::{dims, f32_tensor, storage};
 
 /// Columns a product should have before images are grouped no further (BENCHMARKS.md, batching).
@@ -25,7 +25,31 @@ const GROUP_COLUMNS: usize = 256;
 /// Pixels (of a group) from which a weight gradient is computed transposed (BENCHMARKS.md).
 const TRANSPOSED_GRADIENT_COLUMNS: usize = 4096;
 
+/// How a convolution and its gradients are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Algorithm {
+    /// Line by line, without columns (`direct`): to a few channels at stride 1.
+    Direct,
+    /// Winograd's minimal filtering (`winograd`): 3x3 stride-1, 4x4 stride-1 and 4x4 stride-2
+    /// ones between maps wide and large enough.
+    Winograd,
+    /// im2col and matrix products: every other one.
+    Columns,
+}
+
 impl Geometry {
+    /// The one place that chooses how the convolution to `out_channels` of `batch` images, and
+    /// each of its gradients, is computed.
+    pub(super) fn algorithm(&self, out_channels: usize, batch: usize) -> Algorithm {
+        if self.fits_direct(out_channels) {
+            Algorithm::Direct
+        } else if self.fits_winograd(out_channels, batch) {
+            Algorithm::Winograd
+        } else {
+            Algorithm::Columns
+        }
+    }
+
     /// dst[m, n] = lhs[m, k] x rhs[k, n] (plus dst when `accumulate`) in the convolution's
     /// arithmetic: bf16 operands on the CPU's bf16 dot products where it has them and the
     /// shape suits them, f32 otherwise.
@@ -51,13 +75,11 @@ impl Geometry {
 
     /// outputs[batch, out_channels, pixels] of the convolution of images[batch, image].
     fn convolve(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
-        if self.direct(out_channels) {
-            return self.convolve_direct(images, weights, out_channels);
+        match self.algorithm(out_channels, images.len() / self.image()) {
+            Algorithm::Direct => self.convolve_direct(images, weights, out_channels),
+            Algorithm::Winograd => self.convolve_winograd(images, weights, out_channels),
+            Algorithm::Columns => self.convolve_columns(images, weights, out_channels),
         }
-        if self.winograd(out_channels, images.len() / self.image()) {
-            return self.convolve_winograd(images, weights, out_channels);
-        }
-        self.convolve_columns(images, weights, out_channels)
     }
 
     /// [`Self::convolve`] through the column matrix.
@@ -92,13 +114,12 @@ impl Geometry {
 
     /// The adjoint of `convolve`: images[batch, image] from grads[batch, out_channels, pixels].
     fn convolve_adjoint(&self, grads: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
-        if self.direct(out_channels) {
-            return self.convolve_direct_adjoint(grads, weights, out_channels);
+        let batch = grads.len() / (out_channels * self.pixels()).max(1);
+        match self.algorithm(out_channels, batch) {
+            Algorithm::Direct => self.convolve_direct_adjoint(grads, weights, out_channels),
+            Algorithm::Winograd => self.convolve_winograd_adjoint(grads, weights, out_channels),
+            Algorithm::Columns => self.convolve_adjoint_columns(grads, weights, out_channels),
         }
-        if self.winograd(out_channels, grads.len() / (out_channels * self.pixels())) {
-            return self.convolve_winograd_adjoint(grads, weights, out_channels);
-        }
-        self.convolve_adjoint_columns(grads, weights, out_channels)
     }
 
     /// [`Self::convolve_adjoint`] through the column matrix.
@@ -140,13 +161,11 @@ impl Geometry {
     /// The weight gradient [out_channels, depth]: the sum over the batch of
     /// grad[out_channels, pixels] x im2col(image)[depth, pixels]^T.
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
-        if self.direct(out_channels) {
-            return self.weight_gradient_direct(images, grads, out_channels);
+        match self.algorithm(out_channels, images.len() / self.image()) {
+            Algorithm::Direct => self.weight_gradient_direct(images, grads, out_channels),
+            Algorithm::Winograd => self.weight_gradient_winograd(images, grads, out_channels),
+            Algorithm::Columns => self.weight_gradient_columns(images, grads, out_channels),
         }
-        if self.winograd(out_channels, images.len() / self.image()) {
-            return self.weight_gradient_winograd(images, grads, out_channels);
-        }
-        self.weight_gradient_columns(images, grads, out_channels)
     }
 
     /// [`Self::weight_gradient`] through the column matrix.
@@ -298,8 +317,8 @@ fn regroup(side_by_side: &[f32], rows: usize, pixels: usize, grouped: &mut [f32]
     }
 }
 
-impl Im2colConv for Flex {
-    fn im2col_conv(x: FlexTensor, weight: FlexTensor, shape: ConvShape) -> FlexTensor {
+impl Convolutions for Flex {
+    fn convolution(x: FlexTensor, weight: FlexTensor, shape: ConvShape) -> FlexTensor {
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let g = Geometry::of(&x, &weight, shape);
         let batch = dims(&x)[0];
@@ -315,7 +334,7 @@ impl Im2colConv for Flex {
         }
     }
 
-    fn im2col_conv_backward(
+    fn convolution_backward(
         x: FlexTensor,
         weight: FlexTensor,
         output_grad: FlexTensor,

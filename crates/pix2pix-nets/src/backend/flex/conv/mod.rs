@@ -6,7 +6,7 @@
 //! 512-channel layers at 2x2 to 16x16 that reshuffle of a 16 MB weight dominates, and the
 //! gradients go through the same path (BENCHMARKS.md has the measurements).
 //!
-//! - [`Im2colConv`] (here): the extension trait and the tensor-level entry [`conv`];
+//! - [`Convolutions`] (here): the extension trait and the tensor-level entry [`conv`];
 //! - `kernel`: the kernels on Flex's f32 buffers; `im2col` and `gemm`: what they are made of;
 //!   `bf16`: the products of `--precision bf16` on the CPU's bf16 dot products; `direct`: the
 //!   convolutions to a few channels, without columns; `winograd`: 3x3 stride-1 and 4x4 stride-2
@@ -34,17 +34,17 @@ use crate::backend::ConvShape;
 /// PyTorch: (out, in, k, k) for convolutions, (in, out, k, k) for transposed ones. The tensors
 /// are f32 (the entry points in src/backend/mod.rs route other dtypes to Burn).
 #[backend_extension(Flex, Autodiff)]
-pub(crate) trait Im2colConv: Backend {
-    fn im2col_conv(
+pub(crate) trait Convolutions: Backend {
+    fn convolution(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         shape: ConvShape,
     ) -> FloatTensor<Self>;
 
-    /// One gradient of `im2col_conv`: for its input or for its weight. Apart, so that a
+    /// One gradient of `convolution`: for its input or for its weight. Apart, so that a
     /// backward pass computes only what is tracked: no weight gradients through the frozen
     /// discriminator in the generator's step, no gradient for the images fed in.
-    fn im2col_conv_backward(
+    fn convolution_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
@@ -53,7 +53,7 @@ pub(crate) trait Im2colConv: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Which gradient [`Im2colConv::im2col_conv_backward`] computes.
+/// Which gradient [`Convolutions::convolution_backward`] computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ConvGradient {
     Input,
@@ -62,7 +62,7 @@ pub(crate) enum ConvGradient {
 
 /// The convolution (or transposed convolution) of f32 Flex tensors; no bias, the caller adds it.
 pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as Im2colConv>::im2col_conv(
+    Tensor::from_dispatch(<Dispatch as Convolutions>::convolution(
         x.into_dispatch(),
         weight.into_dispatch(),
         shape,

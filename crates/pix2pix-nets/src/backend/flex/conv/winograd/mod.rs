@@ -155,11 +155,12 @@ const MIN_PIXELS: usize = 15 * 15;
 const MIN_BATCH_PIXELS: usize = 31 * 31;
 
 impl Geometry {
-    /// Whether the convolution to `out_channels` of `batch` images is computed here. The input
+    /// Whether the convolution to `out_channels` of `batch` images can be computed here
+    /// ([`Self::algorithm`] decides). The input
     /// gradient of a stride-1 one is a convolution with padding kernel - 1 - padding, hence the
     /// bound on the padding. A 4x4 stride-1 convolution is four parts (the phases of its
     /// outputs), each with a quarter of its pixels.
-    pub(super) fn winograd(&self, out_channels: usize, batch: usize) -> bool {
+    pub(super) fn fits_winograd(&self, out_channels: usize, batch: usize) -> bool {
         let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
         let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
         let pixels = self.out_h * self.out_w / if phases { 4 } else { 1 };
