@@ -174,6 +174,7 @@ pub(crate) fn open_for_writing(path: &Path, append: bool) -> Result<std::fs::Fil
 
 /// Bytes free for an unprivileged writer on the file system that holds `dir` (None where
 /// unknown).
+#[cfg(feature = "download")]
 pub fn available_space(dir: &Path) -> Option<u64> {
     #[cfg(unix)]
     {

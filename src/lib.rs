@@ -14,13 +14,13 @@
 //! - [`infer`]: loading a generator (ours or official), `test` and `translate`;
 //! - [`interop`]: the official state_dict layout, `.pth` and safetensors files, export (also to
 //!   ONNX), the official pretrained generators;
-//! - [`metrics`] and [`report`]: the image metrics and HTML pages of `test`;
-//! - [`bench`] and [`demo`]: timings, and the whole workflow on a procedural dataset;
+//! - [`metrics`]: the image metrics of `test` (its HTML pages are internal: `report`);
+//! - [`bench`](mod@bench) and [`demo`]: timings, and the whole workflow on a procedural dataset;
 //! - `serve` (with the `serve` feature, which `cli` brings): the web page, HTTP API and training
 //!   dashboard of `pix2pix serve`;
 //! - [`device`]: the compiled backends and device names; [`progress`]: how long jobs report;
-//!   [`seed`]: the random streams; [`fsutil`]: atomic writes; [`memory`]: the memory check
-//!   before networks are built, from [`footprint`]'s counts; [`error`]: the errors.
+//!   [`seed`]: the random streams; `fsutil` (internal): crash-safe writes; [`memory`]: the
+//!   memory check before networks are built, from [`footprint`]'s counts; [`error`]: the errors.
 //!
 //! Train a small U-Net on a procedural dataset, reporting each epoch:
 //!
@@ -63,7 +63,7 @@ pub mod data;
 pub mod demo;
 pub mod device;
 pub mod error;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod infer;
 pub mod interop;
 pub mod loss;
@@ -74,7 +74,7 @@ mod names {
     pub(crate) use pix2pix_nets::names::named_values;
 }
 pub mod progress;
-pub mod report;
+pub(crate) mod report;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod train;

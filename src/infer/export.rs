@@ -8,7 +8,7 @@ use super::ModelOverrides;
 use super::{GeneratorSource, LoadedGenerator, load_generator, trained_direction};
 use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
-use crate::interop::onnx::{OnnxOptions, onnx_bytes};
+use crate::interop::onnx::OnnxOptions;
 use crate::interop::{
     discriminator_state_dict, generator_state_dict, write_pth, write_safetensors,
 };
@@ -148,9 +148,16 @@ pub fn export_generator(loaded: &LoadedGenerator, options: &ExportOptions) -> Re
             output,
             &generator_state_dict(&loaded.generator, &loaded.model),
         ),
+        #[cfg(feature = "onnx")]
         ExportFormat::Onnx => {
-            let bytes = onnx_bytes(&loaded.generator, &loaded.model, &options.onnx)?;
+            let bytes =
+                crate::interop::onnx::onnx_bytes(&loaded.generator, &loaded.model, &options.onnx)?;
             crate::fsutil::write_atomic(output, &bytes)
         }
+        #[cfg(not(feature = "onnx"))]
+        ExportFormat::Onnx => Err(Error::InvalidOption {
+            option: "format",
+            reason: "onnx: this build has no ONNX export (the library's `onnx` feature)".into(),
+        }),
     }
 }

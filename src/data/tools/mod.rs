@@ -1,10 +1,11 @@
 //! `pix2pix data`: making training-ready A|B datasets from users' images. Every tool writes into
-//! a [`Staging`] folder beside its output and renames it into place at the end, so a failure
+//! a staging folder beside its output and renames it into place at the end, so a failure
 //! leaves no partial output, and an existing output is only replaced with `--force`.
 
 pub mod check;
 pub mod colorization;
 pub mod combine;
+#[cfg(feature = "download")]
 pub mod download;
 pub mod edges;
 pub mod split;

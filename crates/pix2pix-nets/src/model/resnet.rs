@@ -37,7 +37,7 @@ pub struct UpStage {
     pub norm: Option<Norm>,
 }
 
-/// x + [pad, conv3, norm, relu, (dropout), pad, conv3, norm](x), reflection padding.
+/// `x + [pad, conv3, norm, relu, (dropout), pad, conv3, norm](x)`, reflection padding.
 #[derive(Module, Debug)]
 pub struct ResnetBlock {
     pub conv1: Conv2d,
