@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Norm, NormKind};
-use super::plan::{Conv, Plan, Step};
+use super::plan::{Plan, Step};
 use crate::backend::{self, Precision};
 
 #[derive(Config, Debug)]
@@ -71,12 +71,12 @@ fn discriminator_plan(
     let last = layers.len() - 1;
     let mut steps = Vec::new();
     for (i, (cin, cout, spec, normalised)) in layers.into_iter().enumerate() {
-        steps.push(Step::Conv(Conv {
-            field: format!("layers.{i}.conv"),
-            channels: [cin, cout],
+        steps.push(Step::conv(
+            format!("layers.{i}.conv"),
+            [cin, cout],
             spec,
-            transposed: false,
-        }));
+            false,
+        ));
         if normalised {
             steps.push(Step::Norm {
                 field: format!("layers.{i}.norm"),

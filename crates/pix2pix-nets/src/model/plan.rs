@@ -155,7 +155,18 @@ impl Conv {
 }
 
 impl Step {
-    /// A LeakyReLU, ReLU or other step without fields reads as its name.
+    /// A convolution (`transposed` false) or transposed convolution at `field`.
+    pub fn conv(field: String, channels: [usize; 2], spec: ConvSpec, transposed: bool) -> Self {
+        Step::Conv(Conv {
+            field,
+            channels,
+            spec,
+            transposed,
+        })
+    }
+
+    /// The field of a step that is a layer of the module; None for activations, padding and
+    /// blocks.
     fn field(&self) -> Option<&str> {
         match self {
             Step::Conv(conv) => Some(&conv.field),

@@ -8,7 +8,7 @@ use burn::tensor::activation::{relu, tanh};
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
-use super::plan::{Block, Conv, Join, Plan, Step};
+use super::plan::{Block, Join, Plan, Step};
 use crate::backend::{self, Precision};
 
 #[derive(Config, Debug)]
@@ -74,14 +74,7 @@ impl ResnetConfig {
     pub fn plan(&self) -> Plan {
         let bias = self.norm.conv_bias();
         let ngf = self.ngf;
-        let conv = |field: String, channels, spec: ConvSpec, transposed| {
-            Step::Conv(Conv {
-                field,
-                channels,
-                spec,
-                transposed,
-            })
-        };
+        let conv = Step::conv;
         let norm = |field: String, channels| Step::Norm {
             field,
             channels,

@@ -11,7 +11,7 @@ use burn::tensor::activation::{relu, tanh};
 
 use super::init::{ConvSpec, InitOptions};
 use super::norm::{Dropout, Norm, NormKind};
-use super::plan::{Block, Conv, Join, Plan, Step};
+use super::plan::{Block, Join, Plan, Step};
 use crate::backend::{self, Precision};
 
 /// Configuration of a U-Net generator with `num_downs` downsamplings (unet_256 has 8).
@@ -66,13 +66,8 @@ impl UnetConfig {
             channels,
             kind: self.norm,
         };
-        let conv = |field: String, channels, bias, transposed| {
-            Step::Conv(Conv {
-                field,
-                channels,
-                spec: SAMPLING.bias(bias),
-                transposed,
-            })
+        let conv = |field, channels, bias, transposed| {
+            Step::conv(field, channels, SAMPLING.bias(bias), transposed)
         };
         // Built from the innermost block out: each wraps the one below.
         let depth = self.num_downs.max(1);
