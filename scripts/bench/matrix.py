@@ -23,7 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import ROOT, add_side_arguments, run_json  # noqa: E402
 
-# (name, flags for both sides). Batch-4 and batch-16 rows also report the time per image against
+# (name, flags for both sides). Batch-4, -8 and -16 rows also report the time per image against
 # the batch-1 row of the same network (batching must pay), bf16 rows their step against f32's.
 CONFIGS = [
     ("unet_256", "--netG unet_256 --crop_size 256 --batch_size 1"),
@@ -32,6 +32,7 @@ CONFIGS = [
     ("unet_256 512px", "--netG unet_256 --crop_size 512 --batch_size 1"),
     ("unet_256 bf16", "--netG unet_256 --crop_size 256 --batch_size 1 --precision bf16"),
     ("unet_128", "--netG unet_128 --crop_size 128 --batch_size 1"),
+    ("unet_128 b8", "--netG unet_128 --crop_size 128 --batch_size 8"),
     ("resnet_9blocks", "--netG resnet_9blocks --crop_size 256 --batch_size 1"),
     ("resnet_9blocks instance", "--netG resnet_9blocks --crop_size 256 --batch_size 1 --norm instance"),
     ("resnet_6blocks", "--netG resnet_6blocks --crop_size 256 --batch_size 1"),
@@ -48,7 +49,24 @@ UNSTEADY = 0.2
 
 # Batched and bf16 rows and the batch-1 f32 row they are compared with.
 BASE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256", "unet_256 bf16": "unet_256",
-        "unet_64 bf16": "unet_64"}
+        "unet_128 b8": "unet_128", "unet_64 bf16": "unet_64"}
+
+
+def cpu():
+    """The CPU's model name and the flags that choose our kernels, as /proc/cpuinfo gives them."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"]
+    return model, [f for f in wanted if f in flags]
 
 
 def main():
@@ -96,6 +114,8 @@ def main():
 
     first = next(iter(runs.values()))
     torch_side = first["theirs"][0]
+    model, flags = cpu()
+    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ours'}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; torch {torch_side['torch']} "
           f"({torch_side['threads']} threads); Rust backend {first['ours'][0]['backend']}; "
           f"medians of {args.rounds} interleaved rounds, `bench --warmup {args.warmup} "
