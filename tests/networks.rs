@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 use pix2pix::Precision;
+use pix2pix::backend::Bf16Products;
 use pix2pix::model::{
     DiscriminatorArch, Generator, GeneratorArch, ModelOptions, NormKind, parameter_count,
 };
@@ -194,8 +195,9 @@ fn the_pixel_discriminator_count_matches_pytorch() {
 
 /// Mixed precision changes the convolutions' arithmetic and nothing else: f32 is the unchanged
 /// network, bf16 and f16 stay close to it, and training keeps f32 weights that the step moves.
-/// bf16 runs on the CPU's bf16 dot products where it has them and, with those turned off (the
-/// path of CPUs without them), on the f32 products: forward and training step, both ways.
+/// bf16 runs on each of the products this CPU offers (f32, AVX512_BF16's dot products, AMX
+/// tiles) and, limited to one it lacks, on the fastest it has below it: forward and training
+/// step, each way.
 #[test]
 fn mixed_precision_runs_convolutions_in_low_precision_only() {
     let device = pix2pix::device::cpu().unwrap();
@@ -211,38 +213,53 @@ fn mixed_precision_runs_convolutions_in_low_precision_only() {
     assert_eq!(values(f32_output), reference);
     // On Burn's route (PIX2PIX_ROUTE=burn, the GPUs' route, and LibTorch's) bf16 casts the
     // convolutions' operands as autocast does, whatever the CPU; on our Flex kernels it rounds the
-    // products' operands where the CPU has bf16 dot products and runs them in f32 where not.
+    // products' operands where the CPU has bf16 instructions and runs them in f32 where not.
     let generic = pix2pix::backend::generic_route()
         || pix2pix::device::Backend::of(&device) != pix2pix::device::Backend::Flex;
-    let dot_products = pix2pix::backend::bf16_dot_products() || generic;
-    if !dot_products {
-        eprintln!("bf16 dot products: this CPU has no AVX512_BF16; only the fallback is tested");
-    }
-    // (precision, the bf16 dot products on, whether the output differs from f32's)
-    let cases = [
-        (Precision::Bf16, true, dot_products),
-        (Precision::Bf16, false, generic),
-        (Precision::F16, true, true),
+    let offered = pix2pix::backend::bf16_products();
+    let all = [
+        Bf16Products::F32,
+        Bf16Products::DotProducts,
+        Bf16Products::Tiles,
     ];
-    for (precision, dot_products_on, differs) in cases {
-        let output = pix2pix::backend::with_bf16_dot_products(dot_products_on, || {
+    let lacking: Vec<_> = all.iter().filter(|&&p| p > offered).collect();
+    if !generic && !lacking.is_empty() {
+        eprintln!(
+            "bf16 products: this CPU offers up to {offered}; {lacking:?} run as its fallback"
+        );
+    }
+    let mut bf16_outputs = Vec::new();
+    let cases = all.map(|limit| (Precision::Bf16, limit));
+    for (precision, limit) in cases
+        .into_iter()
+        .chain([(Precision::F16, Bf16Products::Tiles)])
+    {
+        let output = pix2pix::backend::with_bf16_products(limit, || {
             generator
                 .clone()
                 .with_precision(precision)
                 .forward(x.clone())
         });
         assert_eq!(output.dtype(), DType::F32, "{precision}");
-        let largest = values(output)
+        let output = values(output);
+        let largest = output
             .iter()
             .zip(&reference)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        let what = format!("{precision}, dot products {dot_products_on}: {largest}");
+        let runs = limit.min(offered);
+        let what = format!("{precision}, products {limit} (runs {runs}): {largest}");
         // bf16 keeps 8 bits of mantissa: visibly different, yet close on outputs in [-1, 1].
         assert!(largest < 0.05, "{what}");
+        let differs = precision == Precision::F16 || generic || runs != Bf16Products::F32;
         assert_eq!(largest > 0.0, differs, "{what}");
         if precision == Precision::Bf16 {
-            pix2pix::backend::with_bf16_dot_products(dot_products_on, || {
+            // A limit the CPU lacks runs its fallback: the same output as the fallback's own.
+            if let Some((_, same)) = bf16_outputs.iter().find(|(r, _)| *r == runs) {
+                assert!(&output == same, "{what}: differs from {runs}'s own output");
+            }
+            bf16_outputs.push((runs, output));
+            pix2pix::backend::with_bf16_products(limit, || {
                 training_step_moves_f32_weights(&model, &device, Precision::Bf16)
             });
         }

@@ -119,7 +119,11 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; torch {torch_side['torch']} "
           f"({torch_side['threads']} threads); Rust backend {first['ours'][0]['backend']}; "
           f"medians of {args.rounds} interleaved rounds, `bench --warmup {args.warmup} "
-          f"--repeats {args.repeats}` on each side\n")
+          f"--repeats {args.repeats}` on each side")
+    products = {r.get("bf16_products") for v in runs.values() for r in v["ours"]} - {None}
+    if products:
+        print(f"our bf16 products ran on: {', '.join(sorted(products))}")
+    print()
     print("| configuration | G inference, ms (ratio) | training step, ms (ratio) "
           "| step per image vs batch 1 f32 (batched, bf16 rows), ours / PyTorch | peak memory, MB (ratio) "
           "| step spread across rounds, ours / PyTorch |")

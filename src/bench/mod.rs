@@ -54,6 +54,9 @@ pub struct BenchReport {
     pub backend: String,
     pub device: String,
     pub precision: String,
+    /// The instructions of bf16's products on Flex's kernels (`f32`, `dot-products`, `tiles`);
+    /// absent for other precisions and backends.
+    pub bf16_products: Option<String>,
     pub net_g: String,
     pub net_d: String,
     pub crop_size: usize,
@@ -208,6 +211,10 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         },
         device: format!("{device:?}"),
         precision: options.precision.to_string(),
+        bf16_products: (options.precision == Precision::Bf16
+            && crate::device::Backend::of(device) == crate::device::Backend::Flex
+            && !crate::backend::generic_route())
+        .then(|| crate::backend::bf16_products().to_string()),
         net_g: options.model.net_g.to_string(),
         net_d: options.model.net_d.to_string(),
         crop_size: size,
@@ -261,13 +268,17 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} + {} D, {}x{}, batch {}, {} on {} (medians of {} calls)",
+            "{} + {} D, {}x{}, batch {}, {}{} on {} (medians of {} calls)",
             self.net_g,
             self.net_d,
             self.crop_size,
             self.crop_size,
             self.batch_size,
             self.precision,
+            match &self.bf16_products {
+                Some(products) => format!(" (products on {products})"),
+                None => String::new(),
+            },
             self.backend,
             self.repeats
         )?;

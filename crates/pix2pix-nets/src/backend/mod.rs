@@ -89,35 +89,56 @@ pub fn generic_route() -> bool {
     *GENERIC.get_or_init(|| std::env::var(ROUTE_VARIABLE).is_ok_and(|v| v == "burn"))
 }
 
-thread_local! {
-    /// Set inside [`with_bf16_dot_products`]`(false, ..)` on this thread.
-    static BF16_DOT_PRODUCTS_OFF: Cell<bool> = const { Cell::new(false) };
+/// The instructions that compute `--precision bf16`'s convolution products on Flex, from the
+/// slowest. A CPU offers the first, or the first two, or all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bf16Products {
+    /// f32 products of the unrounded operands: a CPU without bf16 instructions, where rounding
+    /// would only cost time.
+    F32,
+    /// AVX512_BF16's dot products (`vdpbf16ps`) of operands rounded to bf16, summed in f32: AMD
+    /// Zen 4 and later, Intel Cooper Lake and Sapphire Rapids and later.
+    DotProducts,
+    /// Intel's AMX tiles (`tdpbf16ps`), the same arithmetic on 16x16 tiles: Sapphire Rapids and
+    /// later, where Linux grants the tile state and the tiles checked themselves on first use.
+    Tiles,
 }
 
-/// Whether `--precision bf16` runs its convolutions' products on the CPU's bf16 dot products
-/// (AVX512_BF16) on Flex: where the CPU has them, unless turned off on this thread. Otherwise
-/// those products run in f32, which is slower than the dot products but not than f32 training.
-/// Each convolution reads it once, where it is called, and passes the choice to its kernels.
-pub fn bf16_dot_products() -> bool {
+crate::names::named_values!(Bf16Products, "bf16 products", {
+    F32 => "f32",
+    DotProducts => "dot-products",
+    Tiles => "tiles",
+});
+
+thread_local! {
+    /// The fastest products [`with_bf16_products`] allows on this thread.
+    static BF16_PRODUCTS_LIMIT: Cell<Bf16Products> = const { Cell::new(Bf16Products::Tiles) };
+}
+
+/// The products `--precision bf16` runs its convolutions on, on this thread: the fastest the
+/// CPU offers, within [`with_bf16_products`]'s limit. Each convolution reads it once, where it
+/// is called, and passes the choice to its kernels.
+pub fn bf16_products() -> Bf16Products {
     #[cfg(feature = "flex")]
     {
-        !BF16_DOT_PRODUCTS_OFF.get() && flex::conv::bf16::available()
+        BF16_PRODUCTS_LIMIT.get().min(flex::conv::bf16::offered())
     }
     #[cfg(not(feature = "flex"))]
     {
-        false
+        Bf16Products::F32
     }
 }
 
-/// Runs `f` with the bf16 dot products on (where the CPU has them) or off, for the convolutions
-/// `f` calls on this thread only: the tests compare both paths side by side.
-pub fn with_bf16_dot_products<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
-    let before = BF16_DOT_PRODUCTS_OFF.replace(!enabled);
+/// Runs `f` with `--precision bf16`'s products on at most `limit` (the fastest the CPU offers
+/// below it where it lacks `limit`), for the convolutions `f` calls on this thread only: the
+/// tests compare the paths side by side.
+pub fn with_bf16_products<T>(limit: Bf16Products, f: impl FnOnce() -> T) -> T {
+    let before = BF16_PRODUCTS_LIMIT.replace(limit);
     // Restored even if `f` panics.
-    struct Restore(bool);
+    struct Restore(Bf16Products);
     impl Drop for Restore {
         fn drop(&mut self) {
-            BF16_DOT_PRODUCTS_OFF.set(self.0);
+            BF16_PRODUCTS_LIMIT.set(self.0);
         }
     }
     let _restore = Restore(before);
@@ -169,9 +190,9 @@ pub(crate) struct ConvShape {
     /// Transposed convolution; its extra rows and columns at the end are `output_padding`.
     pub transposed: bool,
     pub output_padding: usize,
-    /// Products of bf16 operands with f32 sums on the CPU's bf16 dot products (`--precision
-    /// bf16` where [`bf16_dot_products`]); f32 otherwise.
-    pub bf16: bool,
+    /// The products' instructions: [`Bf16Products::F32`] (unrounded) but for `--precision
+    /// bf16`, which takes [`bf16_products`].
+    pub bf16: Bf16Products,
 }
 
 impl ConvShape {
@@ -187,7 +208,7 @@ impl ConvShape {
                 padding: top,
                 transposed: false,
                 output_padding: 0,
-                bf16: false,
+                bf16: Bf16Products::F32,
             },
         )
     }
@@ -202,7 +223,7 @@ impl ConvShape {
             padding: conv.padding[0],
             transposed: true,
             output_padding: conv.padding_out[0],
-            bf16: false,
+            bf16: Bf16Products::F32,
         })
     }
 }
@@ -280,7 +301,11 @@ impl Convolution<'_> {
             && let Some(shape) = self.shape
         {
             let shape = ConvShape {
-                bf16: precision == Precision::Bf16 && bf16_dot_products(),
+                bf16: if precision == Precision::Bf16 {
+                    bf16_products()
+                } else {
+                    Bf16Products::F32
+                },
                 ..shape
             };
             let y = flex::conv::conv(x, self.weight.val(), shape);

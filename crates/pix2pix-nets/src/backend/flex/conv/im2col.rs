@@ -10,6 +10,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::ConvShape;
+use crate::backend::Bf16Products;
 use crate::backend::flex::dims;
 
 /// Sizes of one image's convolution.
@@ -23,8 +24,8 @@ pub(super) struct Geometry {
     pub(super) padding: usize,
     pub(super) out_h: usize,
     pub(super) out_w: usize,
-    /// The products in bf16 (`ConvShape::bf16`).
-    pub(super) bf16: bool,
+    /// The products' instructions (`ConvShape::bf16`).
+    pub(super) bf16: Bf16Products,
 }
 
 impl Geometry {
@@ -63,11 +64,11 @@ impl Geometry {
         }
     }
 
-    /// Whether the convolution's products are bf16 dot products, whose operands are rounded, as
-    /// the caller chose (`ConvShape::bf16`; without the CPU's dot products, `--precision bf16`
-    /// multiplies in f32).
+    /// Whether the convolution's products round their operands to bf16, as the caller chose
+    /// (`ConvShape::bf16`; without the CPU's bf16 instructions, `--precision bf16` multiplies in
+    /// f32).
     pub(super) fn rounds_operands(&self) -> bool {
-        self.bf16
+        self.bf16 != Bf16Products::F32
     }
 
     pub(super) fn image(&self) -> usize {

@@ -51,8 +51,8 @@ impl Geometry {
     }
 
     /// dst[m, n] = lhs[m, k] x rhs[k, n] (plus dst when `accumulate`) in the convolution's
-    /// arithmetic: bf16 operands on the CPU's bf16 dot products where it has them and the
-    /// shape suits them, f32 otherwise.
+    /// arithmetic: bf16 operands on the CPU's bf16 instructions where it has them and the shape
+    /// suits them, f32 otherwise.
     fn product(
         &self,
         (m, n, k): (usize, usize, usize),
@@ -61,8 +61,8 @@ impl Geometry {
         rhs: View,
         accumulate: bool,
     ) {
-        if self.rounds_operands() && bf16::suits(m, n, k) {
-            bf16::matmul(m, n, k, dst, lhs, rhs, accumulate);
+        if let Some(kernel) = bf16::Kernel::suited(self.bf16, m, n, k) {
+            bf16::matmul(kernel, (m, n, k), dst, lhs, rhs, accumulate);
         } else {
             matmul(m, n, k, dst, lhs, rhs, accumulate);
         }

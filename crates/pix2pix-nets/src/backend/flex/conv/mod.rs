@@ -8,7 +8,7 @@
 //!
 //! - [`Convolutions`] (here): the extension trait and the tensor-level entry [`conv`];
 //! - `kernel`: the kernels on Flex's f32 buffers; `im2col` and `gemm`: what they are made of;
-//!   `bf16`: the products of `--precision bf16` on the CPU's bf16 dot products; `direct`: the
+//!   `bf16`: the products of `--precision bf16` on bf16 dot products or AMX tiles; `direct`: the
 //!   convolutions to a few channels, without columns; `winograd`: 3x3 stride-1 and 4x4 stride-2
 //!   convolutions in fewer multiplications;
 //! - `backward`: the autodiff implementation, which computes only the tracked gradients.

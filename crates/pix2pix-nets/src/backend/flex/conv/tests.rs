@@ -5,6 +5,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
 use super::{ConvShape, conv};
+use crate::backend::Bf16Products;
 
 fn values(tensor: Tensor<4>) -> Vec<f32> {
     tensor.into_data().try_into_vec::<f32>().unwrap()
@@ -141,7 +142,7 @@ fn equals_burns_convolutions_and_their_gradients() {
             padding,
             transposed,
             output_padding,
-            bf16: false,
+            bf16: Bf16Products::F32,
         };
         let ours = conv(x_ours.clone(), weight.clone(), shape);
         let burns = burns_conv(x_burns.clone(), weight_burns.clone(), shape);
@@ -166,7 +167,7 @@ fn computes_only_the_tracked_gradients() {
         padding: 1,
         transposed: false,
         output_padding: 0,
-        bf16: false,
+        bf16: Bf16Products::F32,
     };
     let both = (x.clone().require_grad(), weight.clone().require_grad());
     let grads = conv(both.0.clone(), both.1.clone(), shape).sum().backward();
@@ -188,14 +189,23 @@ fn computes_only_the_tracked_gradients() {
 
 /// In bf16 the kernels equal Burn's f32 convolutions of the operands rounded to bf16: output,
 /// input gradient (from the rounded output gradient and weight) and weight gradient (from the
-/// rounded input and output gradient), on shapes whose products all suit the dot products and
-/// on one computed directly.
+/// rounded input and output gradient), on each of the bf16 instructions this CPU offers, on
+/// shapes whose products all suit the dot products, on wider ones that suit the tiles and on one
+/// computed directly.
 #[test]
 fn bf16_products_equal_f32_products_of_rounded_operands() {
-    if !crate::backend::bf16_dot_products() {
-        eprintln!("skipped: this CPU has no AVX512_BF16 dot products");
-        return;
+    let offered = crate::backend::bf16_products();
+    if offered < Bf16Products::Tiles {
+        eprintln!("skipped: this CPU has no AMX tiles; {offered} only");
     }
+    for products in [Bf16Products::DotProducts, Bf16Products::Tiles] {
+        if products <= offered {
+            check_bf16_products(products);
+        }
+    }
+}
+
+fn check_bf16_products(products: Bf16Products) {
     let device = Device::flex().autodiff();
     let random =
         |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
@@ -206,8 +216,10 @@ fn bf16_products_equal_f32_products_of_rounded_operands() {
         (3, 1, 1, false, 0, 12, [16, 24]),
         (4, 2, 1, true, 0, 8, [24, 16]),
         (7, 1, 3, false, 0, 12, [16, 3]),
+        (4, 2, 1, false, 0, 8, [64, 64]),
+        (4, 2, 1, true, 0, 4, [64, 64]),
     ] {
-        let what = format!("bf16 k{kernel} s{stride} t{transposed} c{c_in}->{c_out}");
+        let what = format!("bf16 on {products} k{kernel} s{stride} t{transposed} c{c_in}->{c_out}");
         let x = random([2, c_in, side, side]);
         let weight = random(if transposed {
             [c_in, c_out, kernel, kernel]
@@ -219,7 +231,7 @@ fn bf16_products_equal_f32_products_of_rounded_operands() {
             padding,
             transposed,
             output_padding,
-            bf16: true,
+            bf16: products,
         };
         let (x_ours, weight_ours) = (x.clone().require_grad(), weight.clone().require_grad());
         let ours = conv(x_ours.clone(), weight_ours.clone(), shape);
