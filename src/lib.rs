@@ -55,7 +55,7 @@
 //!
 //! [`infer`] shows loading a generator file and translating an image.
 
-pub use pix2pix_nets::{backend, footprint, model, seed};
+pub use pix2pix_nets::{backend, footprint, model, pixels, seed, weights};
 
 pub mod bench;
 pub mod checkpoint;

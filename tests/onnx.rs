@@ -15,9 +15,7 @@ use image::{DynamicImage, RgbImage};
 use pix2pix::checkpoint::save_module;
 use pix2pix::infer::ModelOverrides;
 use pix2pix::infer::{GeneratorSource, LoadedGenerator, load_generator, translate_batch};
-use pix2pix::interop::{
-    StateDict, generator_state_dict, load_generator_state_dict, write_pth, write_safetensors,
-};
+use pix2pix::interop::{StateDict, load_generator_state_dict, write_pth, write_safetensors};
 use pix2pix::model::{Generator, ModelOptions, NormKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -112,7 +110,7 @@ impl Kind {
 /// fresh layer's zeros and ones would hide a mix-up).
 fn random_generator(model: &ModelOptions, seed: u64, device: &Device) -> StateDict {
     device.seed(seed);
-    let mut dict = generator_state_dict(&model.generator(device), model);
+    let mut dict = model.generator_state_dict(&model.generator(device));
     let mut rng = StdRng::seed_from_u64(seed);
     let prefixes: Vec<String> = dict
         .keys()

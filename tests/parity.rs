@@ -10,8 +10,8 @@ use std::process::Command;
 
 use burn::prelude::*;
 use pix2pix::interop::{
-    Detected, StateDict, detect, discriminator_state_dict, generator_state_dict,
-    load_discriminator_state_dict, load_generator_state_dict, read_pth, write_pth,
+    Detected, StateDict, detect, load_discriminator_state_dict, load_generator_state_dict,
+    read_pth, write_pth,
 };
 use pix2pix::model::{DiscriminatorArch, GeneratorArch, ModelOptions, NormKind};
 use pix2pix::train::Pix2Pix;
@@ -256,13 +256,13 @@ fn one_training_step_matches_pytorch() {
     let g_after = read_pth(&fixture("step_G_after.pth")).unwrap();
     let d_after = read_pth(&fixture("step_D_after.pth")).unwrap();
     assert_state_dicts_close(
-        &generator_state_dict(&step.generator, &model),
+        &model.generator_state_dict(&step.generator),
         &g_after,
         1e-3,
         "G",
     );
     let d = &step.adversary.as_ref().unwrap().discriminator;
-    assert_state_dicts_close(&discriminator_state_dict(d, &model), &d_after, 1e-3, "D");
+    assert_state_dicts_close(&model.discriminator_state_dict(d), &d_after, 1e-3, "D");
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn exported_state_dicts_have_the_official_keys_shapes_and_values() {
     ] {
         let (model, dict) = detected_generator(name);
         let g = load_generator_state_dict(&model, &dict, &device, Path::new(name)).unwrap();
-        let exported = generator_state_dict(&g, &model);
+        let exported = model.generator_state_dict(&g);
         let keys = |d: &StateDict| {
             d.iter()
                 .map(|(k, v)| (k.clone(), v.shape().to_vec()))

@@ -116,14 +116,14 @@ fn every_plan_agrees_with_every_consumer() {
                 options.generator_plan(),
                 tensors(&generator),
                 pix2pix::model::parameter_count(&generator),
-                interop::generator_state_dict(&generator, &options),
+                options.generator_state_dict(&generator),
                 true,
             ),
             (
                 options.discriminator_plan(),
                 tensors(&discriminator),
                 pix2pix::model::parameter_count(&discriminator),
-                interop::discriminator_state_dict(&discriminator, &options),
+                options.discriminator_state_dict(&discriminator),
                 false,
             ),
         ] {
@@ -175,7 +175,7 @@ fn every_plan_agrees_with_every_consumer() {
             );
         }
         // Loading the exported state_dict back gives the same tensors.
-        let dict = interop::generator_state_dict(&generator, &options);
+        let dict = options.generator_state_dict(&generator);
         let loaded = interop::load_generator_state_dict(
             &options,
             &dict,
@@ -183,10 +183,7 @@ fn every_plan_agrees_with_every_consumer() {
             std::path::Path::new("g.pth"),
         )
         .unwrap();
-        assert_eq!(
-            interop::generator_state_dict(&loaded, &options).len(),
-            dict.len()
-        );
+        assert_eq!(options.generator_state_dict(&loaded).len(), dict.len());
         // ONNX: the plan's tensors (running statistics in eval mode) and a node per step.
         let onnx = onnx_model(&generator, &options, &OnnxOptions::default()).unwrap();
         let graph = onnx.graph.unwrap();

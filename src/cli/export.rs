@@ -1,5 +1,5 @@
 //! `pix2pix export`: a run's checkpoint or a generator file as official state_dicts (.pth or
-//! .safetensors) or as an ONNX model.
+//! .safetensors), as an ONNX model, or as a static web page that runs it in the browser.
 
 use std::path::PathBuf;
 
@@ -11,6 +11,8 @@ use pix2pix::infer::export::{
 };
 use pix2pix::infer::trained_direction;
 use pix2pix::interop::onnx::{DEFAULT_OPSET, OnnxIo, OnnxOptions};
+use pix2pix::serve::web::{WebExport, check_output, export_web};
+use pix2pix::weights::WeightFormat;
 
 use super::args::GeneratorSourceArgs;
 
@@ -18,15 +20,20 @@ use super::args::GeneratorSourceArgs;
 pub struct ExportArgs {
     #[command(flatten)]
     generator: GeneratorSourceArgs,
-    /// pth (torch.save), safetensors or onnx [default: from the output's extension, else pth]
+    /// pth (torch.save), safetensors, onnx, or web (a folder with a page that runs G in the
+    /// browser) [default: from the output's extension, else pth]
     #[arg(long)]
     format: Option<ExportFormat>,
-    /// File for G; from a run, D goes beside it (<epoch>_net_D.pth for <epoch>_net_G.pth)
+    /// File for G; from a run, D goes beside it (<epoch>_net_D.pth for <epoch>_net_G.pth); for
+    /// --format web, the folder
     #[arg(long, short)]
     output: PathBuf,
-    /// Replace existing output files
+    /// Replace existing output files (for --format web, a folder an earlier web export wrote)
     #[arg(long)]
     force: bool,
+    /// Web: how the weights are stored: f16 (half the bytes of f32), bf16, int8 (a quarter) or f32 [default: f16]
+    #[arg(long)]
+    weights: Option<WeightFormat>,
     /// ONNX opset, 13 to 24 [default: 17]
     #[arg(long)]
     opset: Option<i64>,
@@ -42,6 +49,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let format = args
         .format
         .unwrap_or_else(|| ExportFormat::of_output(&args.output));
+    if args.weights.is_some() && format != ExportFormat::Web {
+        bail!("--weights is for web exports: add --format web");
+    }
     if format != ExportFormat::Onnx {
         let onnx_flags = [
             ("--opset", args.opset.is_some()),
@@ -51,6 +61,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
         if let Some((flag, _)) = onnx_flags.iter().find(|(_, given)| *given) {
             bail!("{flag} is for ONNX exports: add --format onnx (or name the output .onnx)");
         }
+    }
+    if format == ExportFormat::Web {
+        return web(args);
     }
     let options = ExportOptions {
         format,
@@ -89,5 +102,25 @@ pub fn run(args: ExportArgs) -> Result<()> {
     for file in written {
         println!("wrote {}", file.display());
     }
+    Ok(())
+}
+
+/// `--format web`: the folder of a static site that translates with G in the browser.
+fn web(args: ExportArgs) -> Result<()> {
+    let options = WebExport {
+        weights: args.weights.unwrap_or_default(),
+        output: args.output.clone(),
+        force: args.force,
+    };
+    check_output(&options)?;
+    let device = pix2pix::device::cpu()?;
+    // Eval or not, G's weights and running statistics are the same; the page offers both modes.
+    let loaded = args.generator.load(true, &device)?;
+    let dir = export_web(&args.generator.source(), &loaded, &options)?;
+    println!(
+        "wrote {}: serve it with any static file server, e.g. python3 -m http.server --directory {}",
+        dir.display(),
+        dir.display()
+    );
     Ok(())
 }

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use image::{DynamicImage, ImageFormat, ImageReader, Rgb, RgbImage};
+use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::pixels;
 
 /// Extensions the datasets and `translate` accept.
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
@@ -92,47 +93,19 @@ pub fn split_pair(image: &RgbImage) -> (RgbImage, RgbImage) {
     (a, b)
 }
 
-/// PIL's `convert('L')` (ITU-R 601-2 luma), which the official code uses for 1-channel sides.
-fn luma(pixel: &Rgb<u8>) -> f32 {
-    let [r, g, b] = pixel.0;
-    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as f32
-}
-
-/// CHW floats in [-1, 1] ((x / 255 - 0.5) / 0.5) with 3 channels, or 1 channel of luma.
+/// `image` as `channels` planes in [-1, 1] ([`pixels::to_chw`]).
 pub fn to_chw(image: &RgbImage, channels: usize) -> Vec<f32> {
-    let (w, h) = image.dimensions();
-    let plane = (w * h) as usize;
-    let scale = |v: f32| v / 127.5 - 1.0;
-    let mut out = vec![0.0; plane * channels];
-    for (i, pixel) in image.pixels().enumerate() {
-        if channels == 1 {
-            out[i] = scale(luma(pixel));
-        } else {
-            for c in 0..3 {
-                out[c * plane + i] = scale(pixel.0[c] as f32);
-            }
-        }
-    }
-    out
+    pixels::to_chw(image.as_raw(), 3, channels)
 }
 
-/// The official `tensor2im`: (x + 1) / 2 * 255, one channel shown as gray.
+/// The official `tensor2im` of `channels` planes ([`pixels::from_chw`]).
 pub fn from_chw(data: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
-    let plane = height * width;
-    let to_u8 = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) / 2.0 * 255.0) as u8;
-    RgbImage::from_fn(width as u32, height as u32, |x, y| {
-        let i = y as usize * width + x as usize;
-        if channels == 1 {
-            let v = to_u8(data[i]);
-            Rgb([v, v, v])
-        } else {
-            Rgb([
-                to_u8(data[i]),
-                to_u8(data[plane + i]),
-                to_u8(data[2 * plane + i]),
-            ])
-        }
-    })
+    RgbImage::from_raw(
+        width as u32,
+        height as u32,
+        pixels::from_chw(data, channels, 3),
+    )
+    .expect("one pixel per value of a plane")
 }
 
 /// The PNG file of `image`, as `translate`, `test` and `serve` write it.

@@ -9,9 +9,7 @@ use super::{GeneratorSource, LoadedGenerator, load_generator, trained_direction}
 use crate::checkpoint::{Checkpoints, SavedRun, is_run_file};
 use crate::error::{Error, Result};
 use crate::interop::onnx::OnnxOptions;
-use crate::interop::{
-    discriminator_state_dict, generator_state_dict, write_pth, write_safetensors,
-};
+use crate::interop::{write_pth, write_safetensors};
 
 /// The export's file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -22,12 +20,15 @@ pub enum ExportFormat {
     Safetensors,
     /// The generator as an ONNX graph.
     Onnx,
+    /// A folder that runs the generator in the browser: [`crate::serve::web`].
+    Web,
 }
 
 crate::names::named_values!(ExportFormat, "format", {
     Pth => "pth",
     Safetensors => "safetensors",
     Onnx => "onnx",
+    Web => "web",
 });
 
 impl ExportFormat {
@@ -88,6 +89,9 @@ pub fn check_outputs(outputs: &[PathBuf], force: bool) -> Result<()> {
 /// checkpoint, or G of a folder in the official layout; as ONNX, the generator, with the run's
 /// direction in its metadata. Returns the files written.
 pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Result<Vec<PathBuf>> {
+    if options.format == ExportFormat::Web {
+        return Err(web_is_a_folder());
+    }
     let output = options.output.as_path();
     let device = crate::device::cpu()?;
     let checkpoints = Checkpoints::new(run_dir);
@@ -127,10 +131,10 @@ pub fn export_run(run_dir: &Path, epoch: &str, options: &ExportOptions) -> Resul
         _ => write_pth(path, &dict),
     };
     let generator = checkpoints.load_network(epoch, "G", run.model.generator(&device))?;
-    write(output, generator_state_dict(&generator, &run.model))?;
+    write(output, run.model.generator_state_dict(&generator))?;
     if has_discriminator {
         let d = checkpoints.load_network(epoch, "D", run.model.discriminator(&device))?;
-        write(&outputs[1], discriminator_state_dict(&d, &run.model))?;
+        write(&outputs[1], run.model.discriminator_state_dict(&d))?;
     }
     Ok(outputs)
 }
@@ -142,11 +146,11 @@ pub fn export_generator(loaded: &LoadedGenerator, options: &ExportOptions) -> Re
     match options.format {
         ExportFormat::Pth => write_pth(
             output,
-            &generator_state_dict(&loaded.generator, &loaded.model),
+            &loaded.model.generator_state_dict(&loaded.generator),
         ),
         ExportFormat::Safetensors => write_safetensors(
             output,
-            &generator_state_dict(&loaded.generator, &loaded.model),
+            &loaded.model.generator_state_dict(&loaded.generator),
         ),
         #[cfg(feature = "onnx")]
         ExportFormat::Onnx => {
@@ -159,5 +163,15 @@ pub fn export_generator(loaded: &LoadedGenerator, options: &ExportOptions) -> Re
             option: "format",
             reason: "onnx: this build has no ONNX export (the library's `onnx` feature)".into(),
         }),
+        ExportFormat::Web => Err(web_is_a_folder()),
+    }
+}
+
+/// A web export is a folder with the page, written by `serve::web::export_web` (the library's
+/// `serve` feature), not a file.
+fn web_is_a_folder() -> Error {
+    Error::InvalidOption {
+        option: "format",
+        reason: "web: a folder with the page, written by serve::web::export_web".into(),
     }
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use burn::tensor::ops::PadMode;
 use image::{DynamicImage, GenericImageView, RgbImage};
 
 use super::{LoadedGenerator, ensure_translatable};
@@ -14,6 +13,7 @@ use crate::data::image::{
 };
 use crate::error::{Error, Result};
 use crate::model::NormKind;
+use crate::pixels;
 use crate::progress::{Progress, Unit};
 
 /// Translates one image of any size (padded by reflection to the generator's size multiple,
@@ -68,11 +68,7 @@ pub fn translate_batch(
         TensorData::new(values, [images.len(), channels, h, w]),
         device,
     );
-    let multiple = loaded.model.net_g.size_multiple();
-    let output = loaded
-        .generator
-        .forward(pad_to_multiple(input, multiple))
-        .slice(s![.., .., 0..h, 0..w]);
+    let output = pixels::translate(&loaded.generator, input, loaded.model.net_g.size_multiple());
     Ok((0..images.len())
         .map(|i| first_image(output.clone().slice(s![i..i + 1])))
         .collect())
@@ -98,28 +94,6 @@ fn ensure_fits(
     let multiple = loaded.model.net_g.size_multiple();
     let padded = |side: u32| (side as usize).next_multiple_of(multiple);
     ensure_translatable(loaded, batch, (padded(width), padded(height)), path, device)
-}
-
-/// Pads bottom and right by reflection so both sides are multiples of `multiple`. Reflection
-/// cannot reach further than the side minus one, so large pads are done in rounds.
-fn pad_to_multiple(mut x: Tensor<4>, multiple: usize) -> Tensor<4> {
-    loop {
-        let [_, _, h, w] = x.dims();
-        let (need_h, need_w) = (
-            h.next_multiple_of(multiple) - h,
-            w.next_multiple_of(multiple) - w,
-        );
-        if need_h == 0 && need_w == 0 {
-            return x;
-        }
-        let (ph, pw) = (need_h.min(h - 1), need_w.min(w - 1));
-        x = if ph == 0 && pw == 0 {
-            // A side of one pixel cannot be reflected: repeat its edge.
-            x.pad((0, need_w, 0, need_h), PadMode::Edge)
-        } else {
-            x.pad((0, pw, 0, ph), PadMode::Reflect)
-        };
-    }
 }
 
 /// The image files named by `inputs` (files, or folders whose images are taken in name order).

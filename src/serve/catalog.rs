@@ -414,15 +414,20 @@ fn example(run: &SavedRun, palette: &Palette) -> Option<Vec<u8>> {
 }
 
 fn describe_file(file: &Path) -> Result<ServedModel> {
-    let name = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let (options, _) = describe_generator(
         &GeneratorSource::File(file.to_path_buf()),
         &ModelOverrides::default(),
     )?;
-    Ok(served(
+    Ok(file_model(file, options))
+}
+
+/// A generator file built with `options`, named after the file.
+fn file_model(file: &Path, options: ModelOptions) -> ServedModel {
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    served(
         name,
         options.clone(),
         natural_size(&options),
@@ -430,7 +435,24 @@ fn describe_file(file: &Path) -> Result<ServedModel> {
         Palette::Free,
         Vec::new(),
         Origin::File(file.to_path_buf()),
-    ))
+    )
+}
+
+/// The model `source` holds, as the page lists it: a run (its one checkpoint `epoch`) with its
+/// palette, direction and an example input of its data; a file with `options`, which may carry
+/// options given for it.
+pub fn describe(source: &GeneratorSource, options: &ModelOptions) -> Result<ServedModel> {
+    match source {
+        GeneratorSource::Run { dir, epoch } => {
+            let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            let name = absolute
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into());
+            describe_run(&name, dir, vec![epoch.clone()])
+        }
+        GeneratorSource::File(file) => Ok(file_model(file, options.clone())),
+    }
 }
 
 fn served(

@@ -5,6 +5,7 @@
 //! - [`pool`]: inference on worker threads behind a bounded queue, generators cached;
 //! - [`api`]: the routes, their errors, the Host and token checks;
 //! - [`runs`]: the dashboard's loss charts and samples; [`palette`]: the canvas's colours;
+//! - [`web`]: the page as a static site that runs the model in the browser (`export --format web`);
 //! - `assets/`: the page's HTML, CSS and JavaScript, embedded in the binary.
 //!
 //! The server binds to loopback unless told otherwise, checks every request's Host header
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod palette;
 pub mod pool;
 pub mod runs;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -117,6 +119,7 @@ const DASHBOARD_HTML: &str = include_str!("assets/dashboard.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const DASHBOARD_JS: &str = include_str!("assets/dashboard.js");
 const COMMON_JS: &str = include_str!("assets/common.js");
+const BACKEND_JS: &str = include_str!("assets/backend.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
@@ -213,6 +216,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route(
             "/assets/common.js",
             get(asset(COMMON_JS, "text/javascript")),
+        )
+        .route(
+            "/assets/backend.js",
+            get(asset(BACKEND_JS, "text/javascript")),
         )
         .route("/assets/style.css", get(asset(STYLE_CSS, "text/css")))
         .route("/favicon.svg", get(asset(FAVICON_SVG, "image/svg+xml")))

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "serve")]
+pub mod browser;
+#[cfg(feature = "serve")]
 pub mod server;
 
 use std::path::{Path, PathBuf};

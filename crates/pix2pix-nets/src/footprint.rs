@@ -2,10 +2,44 @@
 //! feature maps a forward pass produces, and the largest unfolded-input buffer a convolution
 //! needs. The `pix2pix` crate's memory check turns these counts into bytes before anything is
 //! allocated, so they are floats: a typed `--ngf` or `unet_<N>` may not fit any integer.
+//! [`training_bytes`], [`inference_bytes`] and [`weights_bytes`] weigh them as measured on the
+//! CPU backends (the `pix2pix` crate's BENCHMARKS.md, "Memory estimates").
 
 use crate::backend::convolves_directly;
-use crate::model::NormKind;
 use crate::model::plan::{Join, Plan, Step};
+use crate::model::{ModelOptions, NormKind};
+
+const F32: f64 = 4.0;
+/// The process before any network: the binary, its threads and the data pipeline.
+const BASE: f64 = 32.0 * (1 << 20) as f64;
+/// The share of G's feature maps alive at once in a forward pass without gradients.
+const INFERENCE_FEATURE_MAPS: f64 = 0.5;
+
+/// Bytes a training step of `batch` images of `height` x `width` needs.
+pub fn training_bytes(model: &ModelOptions, batch: usize, height: usize, width: usize) -> f64 {
+    let g = Footprint::of(&model.generator_plan(), height, width);
+    let d = Footprint::of(&model.discriminator_plan(), height, width);
+    let batch = batch as f64;
+    let weights = 4.0 * (g.parameters + d.parameters);
+    let feature_maps = batch * (g.feature_maps + 3.0 * d.feature_maps);
+    let workspace = batch * g.workspace.max(d.workspace);
+    F32 * (weights + feature_maps + workspace) + BASE
+}
+
+/// Bytes translating `batch` images of `height` x `width` needs (G only, no gradients).
+pub fn inference_bytes(model: &ModelOptions, batch: usize, height: usize, width: usize) -> f64 {
+    let g = Footprint::of(&model.generator_plan(), height, width);
+    let batch = batch as f64;
+    let feature_maps = batch * INFERENCE_FEATURE_MAPS * g.feature_maps;
+    F32 * (2.0 * g.parameters + feature_maps + batch * g.workspace) + BASE
+}
+
+/// Bytes G's and D's weights take (what building them allocates).
+pub fn weights_bytes(model: &ModelOptions) -> f64 {
+    let parameters =
+        model.generator_plan().parameters() as f64 + model.discriminator_plan().parameters() as f64;
+    F32 * parameters + BASE
+}
 
 /// Element counts of one network; `feature_maps` and `workspace` are for one image.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -9,7 +9,9 @@
 //!   backend) and mixed precision ([`Precision`]);
 //! - [`footprint`]: what a network holds for an image size, counted from its plan (the
 //!   `pix2pix` crate's memory check weighs it);
-//! - [`seed`]: the random streams of initialisation and dropout.
+//! - [`pixels`]: images in and out of the networks, as the official code converts them;
+//! - [`seed`]: the random streams of initialisation and dropout;
+//! - [`weights`]: compact weight files (f16, bf16, 8 bits) for the browser.
 //!
 //! This crate depends on Burn and little else and builds for `wasm32-unknown-unknown`; the
 //! `pix2pix` crate adds training, data, checkpoints, interoperability with the official code and
@@ -37,7 +39,9 @@ pub mod footprint;
 pub mod model;
 #[doc(hidden)]
 pub mod names;
+pub mod pixels;
 pub mod seed;
+pub mod weights;
 
 pub use backend::Precision;
 pub use error::{Error, Result};

@@ -70,7 +70,7 @@ pub fn onnx_model(
     };
     let mut g = Graph::default();
     let plan = model.generator_plan();
-    let weights = crate::interop::generator_state_dict(generator, model);
+    let weights = model.generator_state_dict(generator);
     let (input, output) = match options.io {
         OnnxIo::Float => {
             networks::network(&mut g, &plan, &weights, "input", mode);

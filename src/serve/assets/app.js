@@ -1,12 +1,13 @@
-// The drawing page: pick a model, draw or upload an input, translate it with the API.
-import { api, status } from "./common.js";
+// The drawing page: pick a model, draw or upload an input, translate it. Where the models run
+// is backend.js's business: `pix2pix serve`'s HTTP API, or in the browser itself in a page of
+// `pix2pix export --format web`.
+import { status } from "./common.js";
+import * as backend from "./backend.js";
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("input");
 const context = canvas.getContext("2d", { willReadFrequently: true });
 const UNDO_DEPTH = 30;
-// A translation that takes longer is given up (the server's own limit is longer still).
-const TIMEOUT_MS = 120000;
 
 let models = [];
 let model = null;
@@ -95,15 +96,17 @@ async function selectModel(name) {
   $("upload-text").textContent = { labels: "Upload a label map", edges: "Upload an edge map", free: "Upload an image" }[kind];
   showEpochs();
   const dashboard = $("dashboard");
-  dashboard.hidden = model.epochs.length === 0;
-  dashboard.href = `/runs/${encodeURIComponent(model.name)}`;
+  const board = backend.dashboardUrl(model);
+  dashboard.hidden = !board;
+  if (board) dashboard.href = board;
   undo = [];
   fill(background);
   status(`${model.name}: ${model.netG}, ${model.input_nc} to ${model.output_nc} channels, ${side}x${side}` +
     (model.direction ? `, ${model.direction}` : ""));
+  if (!(await prepared())) return;
   if (model.example) {
     try {
-      const blob = await (await api(`/api/models/${encodeURIComponent(model.name)}/example`)).blob();
+      const blob = await backend.exampleInput(model);
       if (model.name !== name) return;
       await place(blob, "an example from the run's data", false);
       translate();
@@ -248,6 +251,18 @@ canvas.addEventListener("drop", (event) => {
   upload(event.dataTransfer.files[0]);
 });
 
+// The backend's model is ready (loaded, in a page that runs it itself); its failure is shown.
+async function prepared() {
+  const name = model.name;
+  try {
+    await backend.prepare(model);
+    return model && model.name === name;
+  } catch (error) {
+    if (model && model.name === name) status(error.message, true);
+    return false;
+  }
+}
+
 function cancel() {
   if (inFlight) inFlight.abort("cancelled");
 }
@@ -257,9 +272,10 @@ $("cancel").addEventListener("click", cancel);
 async function translate() {
   if (!model) return;
   cancel();
+  if (!(await prepared())) return;
   const controller = new AbortController();
   inFlight = controller;
-  const timer = setTimeout(() => controller.abort("timeout"), TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort("timeout"), backend.timeoutMs);
   const started = performance.now();
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   const ticker = setInterval(() => status(`translating with ${model.name}... ${seconds()} s`), 250);
@@ -267,14 +283,9 @@ async function translate() {
   status(`translating with ${model.name}...`);
   const name = model.name;
   try {
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-    const query = new URLSearchParams({ model: name, eval: String($("eval").checked), seed: $("seed").value || "0" });
-    const epoch = $("epoch").value;
-    if (epoch && epoch !== model.epochs[0]) query.set("epoch", epoch);
-    const response = await api(`/api/translate?${query}`, {
-      method: "POST", body: blob, headers: { "Content-Type": "image/png" }, signal: controller.signal,
-    });
-    const result = await response.blob();
+    const choices = { evalMode: $("eval").checked, seed: $("seed").value || "0", epoch: $("epoch").value };
+    const result = await backend.translate(model, canvas, choices, controller.signal);
+    if (inFlight !== controller) return;
     clearOutput();
     outputUrl = URL.createObjectURL(result);
     $("output").src = outputUrl;
@@ -291,9 +302,9 @@ async function translate() {
     if (why === "cancelled") {
       status("translation cancelled");
     } else if (why === "timeout") {
-      status(`no answer from the server in ${TIMEOUT_MS / 1000} s: try again, or check that pix2pix serve still runs`, true);
+      status(backend.noAnswer(backend.timeoutMs / 1000), true);
     } else if (error instanceof TypeError) {
-      status(`the server cannot be reached (${error.message}): is pix2pix serve still running?`, true);
+      status(backend.unreachable(error), true);
     } else {
       status(`translation failed: ${error.message}`, true);
     }
@@ -308,11 +319,11 @@ async function translate() {
 }
 $("translate").addEventListener("click", translate);
 
-// The model list follows the server's: runs started after the page was opened appear.
+// The model list follows the backend's: runs started after the page was opened appear.
 async function refreshModels() {
   let listed;
   try {
-    listed = await (await api("/api/models")).json();
+    listed = await backend.listModels();
   } catch (error) {
     status(`cannot list the models: ${error.message}`, true);
     return;
@@ -325,7 +336,7 @@ async function refreshModels() {
   select.replaceChildren(...models.map((m) => new Option(m.name, m.name)));
   if (models.length === 0) {
     model = null;
-    status("no models are served yet: a run appears here once training saves its first checkpoint", true);
+    status(backend.noModels, true);
     return;
   }
   const kept = models.find((m) => m.name === current);
@@ -339,4 +350,4 @@ async function refreshModels() {
 }
 
 refreshModels();
-setInterval(refreshModels, 5000);
+if (backend.refreshMs > 0) setInterval(refreshModels, backend.refreshMs);

@@ -6,6 +6,7 @@ pub mod norm;
 pub mod patchgan;
 pub mod plan;
 pub mod resnet;
+pub mod state;
 pub mod unet;
 
 use std::fmt;
