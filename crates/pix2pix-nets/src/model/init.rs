@@ -6,9 +6,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -118,7 +118,7 @@ fn sample_normal(len: usize, mean: f64, std: f64, seed: u64) -> Vec<f32> {
         .par_chunks_mut(NORMAL_CHUNK)
         .enumerate()
         .for_each(|(index, chunk)| {
-            let mut rng = SmallRng::seed_from_u64(derive_seed(seed, &[index as u64]));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &[index as u64]));
             for value in chunk {
                 let draw: f64 = rng.sample(StandardNormal);
                 *value = (mean + std * draw) as f32;

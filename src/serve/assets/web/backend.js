@@ -14,6 +14,10 @@ export const noAnswer = (seconds) =>
 
 let description = null;
 let loading = null;
+// What the page measured, in milliseconds, for anyone who looks (the tests, BENCHMARKS.md): the
+// model's load once downloaded (decoding and building it) and each translation in the worker.
+const timings = { loadMs: null, translateMs: [] };
+globalThis.pix2pixTimings = timings;
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 const waiting = new Map();
@@ -105,7 +109,9 @@ async function load() {
       throw new Error(`the weights (${weights.file}) are cut short: ${received} of ${weights.bytes} bytes; download or export them again`);
     }
     status(`starting ${model.name}...`);
+    const started = performance.now();
     await ask({ kind: "load", options: optionsJson, weights: buffer.buffer }, [buffer.buffer]);
+    timings.loadMs = Math.round(performance.now() - started);
     status(`${model.name} (${model.netG}, ${weights.format} weights) runs in this browser`);
   } finally {
     bar.hidden = true;
@@ -123,8 +129,10 @@ export async function translate(_model, canvas, { evalMode, seed }, signal) {
   const aborted = new Promise((_, reject) => {
     signal.addEventListener("abort", () => reject(new Error(String(signal.reason))), { once: true });
   });
+  const started = performance.now();
   const answer = ask({ kind: "translate", pixels, width, height, evalMode, seed: value }, [pixels]);
   const { pixels: translated } = await Promise.race([answer, aborted]);
+  timings.translateMs.push(Math.round(performance.now() - started));
   const output = document.createElement("canvas");
   output.width = width;
   output.height = height;

@@ -3,8 +3,8 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use crate::seed::{derive_seed, device_seed};
@@ -25,7 +25,7 @@ pub(crate) fn dropout(x: Tensor<4>, keep: f64) -> Tensor<4> {
     mask.par_chunks_mut(CHUNK)
         .enumerate()
         .for_each(|(index, chunk)| {
-            let mut rng = SmallRng::seed_from_u64(derive_seed(seed, &[index as u64]));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &[index as u64]));
             for value in chunk {
                 if u64::from(rng.next_u32()) < threshold {
                     *value = scale;
