@@ -16,6 +16,7 @@ use pix2pix::data::tools::split::SplitOptions;
 use pix2pix::demo::DemoOptions;
 use pix2pix::infer::TestOptions;
 use pix2pix::interop::onnx::OnnxOptions;
+use pix2pix::serve::web::WebExport;
 use pix2pix::train::RunOptions;
 
 /// A command's words and its own flags' defaults in the library, as (flag, value).
@@ -142,7 +143,10 @@ fn every_commands_help_states_the_librarys_defaults() {
         (&["translate"], vec![("seed", text(&test.seed))]),
         (
             &["export"],
-            vec![("opset", text(&OnnxOptions::default().opset))],
+            vec![
+                ("opset", text(&OnnxOptions::default().opset)),
+                ("weights", text(&WebExport::default().weights)),
+            ],
         ),
         (&["info"], vec![]),
         (&["serve"], vec![]),

@@ -349,5 +349,6 @@ async function refreshModels() {
   }
 }
 
+$("eval").checked = backend.evalByDefault;
 refreshModels();
 if (backend.refreshMs > 0) setInterval(refreshModels, backend.refreshMs);

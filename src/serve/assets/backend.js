@@ -5,6 +5,9 @@ import { api } from "./common.js";
 
 // How often the model list is read again: runs started after the page was opened appear.
 export const refreshMs = 5000;
+// The paper's test mode (batch statistics, dropout) until the page says otherwise, as the
+// official test script runs.
+export const evalByDefault = false;
 // A translation that takes longer is given up (the server's own limit is longer still).
 export const timeoutMs = 120000;
 export const noModels = "no models are served yet: a run appears here once training saves its first checkpoint";

@@ -5,6 +5,9 @@ import { status } from "./common.js";
 
 // One model, fixed: the list is read once.
 export const refreshMs = 0;
+// Running statistics and no dropout: the same image for the same drawing, whoever opens the
+// page; the paper's test mode is a click away.
+export const evalByDefault = true;
 // Generous: a large model on a slow machine (the worker finishes anyway; the result is dropped).
 export const timeoutMs = 600000;
 export const noModels = "model.json lists no model: export it again";
