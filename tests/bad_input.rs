@@ -112,6 +112,16 @@ fn every_bad_input_is_a_clean_error_that_names_the_flag_or_file() {
             failures.push(format!("pix2pix {}: {problem}\n{all}", args.join(" ")));
         }
     }
+    // Nothing a case named was replaced.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("translated/camera.png")).unwrap(),
+        "an earlier result"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "not an image"
+    );
+    assert!(!dir.join("site").exists() && !dir.join("checkpoints/ok/site").exists());
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n\n{}",

@@ -148,6 +148,100 @@ pub fn commands() -> Vec<(Vec<String>, &'static str)> {
             args(&["export", "--checkpoint", "notes.txt", "-o", "ok.onnx"]),
             "notes.txt",
         ),
+        // export --format web: the weight format, the flags of other formats, and folders it
+        // must not write into or replace.
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "--format",
+                "web",
+                "-o",
+                "site",
+                "--weights",
+                "int4",
+            ]),
+            "int4",
+        ),
+        (
+            args(&["export", "--name", "ok", "-o", "ok.pth", "--weights", "f16"]),
+            "--weights",
+        ),
+        (
+            args(&[
+                "export", "--name", "ok", "--format", "web", "-o", "site", "--opset", "13",
+            ]),
+            "--opset",
+        ),
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "--format",
+                "web",
+                "-o",
+                "translated",
+            ]),
+            "translated",
+        ),
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "--format",
+                "web",
+                "-o",
+                "translated",
+                "--force",
+            ]),
+            "translated",
+        ),
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "--format",
+                "web",
+                "-o",
+                "notes.txt",
+                "--force",
+            ]),
+            "notes.txt",
+        ),
+        (
+            args(&[
+                "export", "--name", "ok", "--format", "web", "-o", "pipe", "--force",
+            ]),
+            "pipe",
+        ),
+        (
+            args(&[
+                "export",
+                "--name",
+                "ok",
+                "--format",
+                "web",
+                "-o",
+                "checkpoints/ok/site",
+            ]),
+            "checkpoints/ok",
+        ),
+        (
+            args(&[
+                "export",
+                "--checkpoint",
+                "half.bpk",
+                "--format",
+                "web",
+                "-o",
+                "site",
+            ]),
+            "half.bpk",
+        ),
         // bench and info
         (args(&["bench", "--crop_size", "0"]), "--crop_size"),
         (args(&["bench", "--batch_size", "0"]), "--batch_size"),
