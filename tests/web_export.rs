@@ -227,26 +227,32 @@ fn with_browser(test: impl AsyncFnOnce(Client)) {
     });
 }
 
+/// A folder with the tiny run `tiny` (common::server::trained) exported to `site`.
+fn exported_tiny_run() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    trained(dir.path(), "tiny", &[]);
+    ok(pix2pix(
+        &["export", "--name", "tiny", "--format", "web", "-o", "site"],
+        dir.path(),
+    ));
+    dir
+}
+
 #[test]
 fn an_exported_run_translates_its_example_a_drawing_and_an_upload_as_natively() {
     if browser().is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = exported_tiny_run();
     let root = dir.path();
-    trained(root, "tiny", &[]);
-    ok(pix2pix(
-        &["export", "--name", "tiny", "--format", "web", "-o", "site"],
-        root,
-    ));
     let photo = root.join("photo.png");
     std::fs::write(&photo, png(80, 50)).unwrap();
     let url = serve_static(root.join("site"));
     let run = ["--name", "tiny"];
     with_browser(async |client| {
         client.goto(&url).await.unwrap();
-        // The example of the run's data, translated as soon as the model is loaded, in the
-        // paper's test mode (batch statistics).
+        // The example of the run's data, translated as soon as the model is loaded (eval
+        // mode, the exported page's default), then in the paper's test mode.
         let shown = in_both_modes(&client, &run, 32, root, "example").await;
 
         // A stroke on the canvas.
@@ -307,13 +313,8 @@ fn broken_folders_and_bad_uploads_show_what_is_wrong() {
     if browser().is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = exported_tiny_run();
     let root = dir.path();
-    trained(root, "tiny", &[]);
-    ok(pix2pix(
-        &["export", "--name", "tiny", "--format", "web", "-o", "site"],
-        root,
-    ));
     let site = root.join("site");
     // Weights cut short in transfer or on disk.
     copy_site(&site, &root.join("cut"));

@@ -1,5 +1,5 @@
-//! Interoperability with the official PyTorch code: its state_dict layout (each network's
-//! official keys come from its plan, [`crate::model::state`]), `.pth` files (pth.rs), architecture
+//! Interoperability with the official PyTorch code: its state_dict layout ([`crate::model::state`],
+//! each network's official keys from its plan), `.pth` files (pth.rs), architecture
 //! detection (detect.rs), safetensors export, ONNX export (onnx/), and its pretrained generators
 //! by name (pretrained.rs).
 

@@ -16,7 +16,7 @@ use crate::data::Direction;
 use crate::data::image::encode_png;
 use crate::error::{Error, Result};
 use crate::infer::ModelOverrides;
-use crate::infer::{GeneratorSource, describe_generator};
+use crate::infer::{GeneratorSource, LoadedGenerator, describe_generator};
 use crate::interop::pretrained::{SIDECAR, read_record};
 use crate::model::{GeneratorArch, ModelOptions};
 
@@ -353,7 +353,19 @@ fn describe_run(name: &str, dir: &Path, epochs: Vec<String>) -> Result<ServedMod
         epoch: epochs.first().cloned().unwrap_or_else(|| LATEST.into()),
     };
     let (options, run) = describe_generator(&source, &ModelOverrides::default())?;
-    let (size, direction, palette, example) = match &run {
+    run_model(name, dir, epochs, options, run.as_ref())
+}
+
+/// The run in `dir`, whose checkpoint labels are `epochs`, built with `options`, and its saved
+/// options `run` where it has them (none: a folder in the official layout).
+fn run_model(
+    name: &str,
+    dir: &Path,
+    epochs: Vec<String>,
+    options: ModelOptions,
+    run: Option<&SavedRun>,
+) -> Result<ServedModel> {
+    let (size, direction, palette, example) = match run {
         Some(run) => {
             let palette = Palette::of_run(run, dir)?;
             let example = example(run, &palette);
@@ -438,10 +450,11 @@ fn file_model(file: &Path, options: ModelOptions) -> ServedModel {
     )
 }
 
-/// The model `source` holds, as the page lists it: a run (its one checkpoint `epoch`) with its
-/// palette, direction and an example input of its data; a file with `options`, which may carry
-/// options given for it.
-pub fn describe(source: &GeneratorSource, options: &ModelOptions) -> Result<ServedModel> {
+/// The model `loaded` from `source`, as the page lists it: a run (its one checkpoint `epoch`)
+/// with its palette, direction and an example input of its data; a file with the options it
+/// was loaded with, which may carry options given for it.
+pub fn describe(source: &GeneratorSource, loaded: &LoadedGenerator) -> Result<ServedModel> {
+    let options = loaded.model.clone();
     match source {
         GeneratorSource::Run { dir, epoch } => {
             let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
@@ -449,9 +462,15 @@ pub fn describe(source: &GeneratorSource, options: &ModelOptions) -> Result<Serv
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "model".into());
-            describe_run(&name, dir, vec![epoch.clone()])
+            run_model(
+                &name,
+                dir,
+                vec![epoch.clone()],
+                options,
+                loaded.run.as_ref(),
+            )
         }
-        GeneratorSource::File(file) => Ok(file_model(file, options.clone())),
+        GeneratorSource::File(file) => Ok(file_model(file, options)),
     }
 }
 

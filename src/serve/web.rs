@@ -27,7 +27,7 @@ const MODULE_JS: &str = include_str!("../../web/pkg/pix2pix_web.js");
 const MODULE_WASM: &[u8] = include_bytes!("../../web/pkg/pix2pix_web_bg.wasm");
 
 /// The folder's files besides the model's: the page and the module.
-const PAGE: [(&str, &[u8]); 8] = [
+const PAGE: [(&str, &[u8]); 9] = [
     ("index.html", INDEX_HTML.as_bytes()),
     ("favicon.svg", FAVICON_SVG.as_bytes()),
     ("assets/app.js", APP_JS.as_bytes()),
@@ -36,8 +36,8 @@ const PAGE: [(&str, &[u8]); 8] = [
     ("assets/backend.js", BACKEND_JS.as_bytes()),
     ("assets/worker.js", WORKER_JS.as_bytes()),
     ("assets/pix2pix_web.js", MODULE_JS.as_bytes()),
+    ("assets/pix2pix_web_bg.wasm", MODULE_WASM),
 ];
-const WASM_FILE: &str = "assets/pix2pix_web_bg.wasm";
 const DESCRIPTION_FILE: &str = "model.json";
 const WEIGHTS_FILE: &str = "weights.bin";
 const EXAMPLE_FILE: &str = "example.png";
@@ -87,7 +87,7 @@ pub fn export_web(
         GeneratorSource::Run { dir, .. } => vec![dir.as_path()],
         GeneratorSource::File(file) => vec![file.as_path()],
     };
-    let mut model = describe(source, &loaded.model)?;
+    let mut model = describe(source, loaded)?;
     // One checkpoint is exported: the page offers no other, and no dashboard.
     model.epochs.clear();
     let weights = encode(
@@ -99,7 +99,6 @@ pub fn export_web(
     for (file, bytes) in PAGE {
         write_atomic(&staging.path(file), bytes)?;
     }
-    write_atomic(&staging.path(WASM_FILE), MODULE_WASM)?;
     write_atomic(&staging.path(WEIGHTS_FILE), &weights)?;
     if let Some(example) = &model.example {
         write_atomic(&staging.path(EXAMPLE_FILE), example)?;

@@ -11,7 +11,7 @@ mod bindings;
 
 use burn::module::Module;
 use burn::prelude::*;
-use pix2pix_nets::footprint::{Footprint, inference_bytes};
+use pix2pix_nets::footprint::inference_bytes;
 use pix2pix_nets::model::{Generator, ModelOptions};
 use pix2pix_nets::pixels;
 use pix2pix_nets::weights::{self, WeightsError};
@@ -91,7 +91,7 @@ impl Translator {
             .validate()
             .map_err(|e| WebError::Description(e.to_string()))?;
         // Built, then loaded: two copies of the weights at once, with the file's bytes.
-        let parameters = Footprint::of(&options.generator_plan(), 1, 1).parameters;
+        let parameters = options.generator_plan().parameters() as f64;
         let needed = 2.0 * 4.0 * parameters + weight_bytes as f64;
         if needed > MEMORY_LIMIT {
             return Err(WebError::TooLarge {
