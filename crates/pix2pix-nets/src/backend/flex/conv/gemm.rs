@@ -26,6 +26,9 @@ pub(super) fn matmul(
     rhs: View,
     accumulate: bool,
 ) {
+    if super::narrow::suits(m, n, k, lhs) {
+        return super::narrow::matmul((m, n, k), dst, lhs, rhs, accumulate);
+    }
     let serial = k <= 2 || m == 1 || n == 1;
     let tasks = rayon::current_num_threads() * 4;
     if !serial || m * n * k < 1 << 18 {

@@ -10,7 +10,8 @@
 //! - `kernel`: the kernels on Flex's f32 buffers; `im2col` and `gemm`: what they are made of;
 //!   `bf16`: the products of `--precision bf16` on bf16 dot products or AMX tiles; `direct`: the
 //!   convolutions to a few channels, without columns; `winograd`: 3x3 stride-1 and 4x4 stride-2
-//!   convolutions in fewer multiplications;
+//!   convolutions in fewer multiplications; `narrow`: products of a few columns that stream a
+//!   weight stored by columns;
 //! - `backward`: the autodiff implementation, which computes only the tracked gradients.
 
 mod backward;
@@ -19,6 +20,7 @@ mod direct;
 mod gemm;
 mod im2col;
 mod kernel;
+mod narrow;
 #[cfg(test)]
 mod tests;
 mod winograd;
