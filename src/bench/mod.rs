@@ -10,6 +10,7 @@ use burn::tensor::Distribution;
 use serde::Serialize;
 
 use crate::backend::Precision;
+use crate::backend::profile::{ConvolutionTime, profile};
 use crate::data::{AlignedDataset, BatchLoader, DataOptions, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::memory;
@@ -31,6 +32,8 @@ pub struct BenchOptions {
     pub data: Option<PathBuf>,
     /// Decoding threads for the data timing.
     pub num_threads: usize,
+    /// Also time each kind of convolution call, over `repeats` more training steps.
+    pub profile: bool,
 }
 
 impl Default for BenchOptions {
@@ -45,6 +48,7 @@ impl Default for BenchOptions {
             repeats: 5,
             data: None,
             num_threads: 4,
+            profile: false,
         }
     }
 }
@@ -76,6 +80,10 @@ pub struct BenchReport {
     pub data_images_per_s: Option<f64>,
     /// The threads that decoded them.
     pub data_threads: usize,
+    /// With `profile`: the convolutions of `profiled_steps` training steps after the timed ones,
+    /// longest first (summed over those steps; empty where the backend records none).
+    pub convolutions: Option<Vec<ConvolutionTime>>,
+    pub profiled_steps: usize,
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -193,6 +201,15 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
     let train_step = time_calls(options.warmup, options.repeats, device, || {
         let _ = model.step(a.clone(), b.clone(), 2e-4);
     });
+    let convolutions = options.profile.then(|| {
+        profile(|| {
+            for _ in 0..options.repeats {
+                let _ = model.step(a.clone(), b.clone(), 2e-4);
+            }
+            device.sync().expect("the device finishes its work");
+        })
+        .1
+    });
 
     let data_images_per_s = options
         .data
@@ -228,6 +245,8 @@ pub fn bench(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
         first_train_step_ms: train_step.first_ms,
         data_images_per_s,
         data_threads: options.num_threads,
+        convolutions,
+        profiled_steps: if options.profile { options.repeats } else { 0 },
     })
 }
 
@@ -264,6 +283,47 @@ fn data_throughput(folder: &std::path::Path, options: &BenchOptions) -> Result<f
     Ok(images as f64 / start.elapsed().as_secs_f64())
 }
 
+impl BenchReport {
+    /// The convolutions' table of `--profile`, per step.
+    fn write_profile(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        convolutions: &[ConvolutionTime],
+    ) -> std::fmt::Result {
+        let steps = self.profiled_steps.max(1) as f64;
+        if convolutions.is_empty() {
+            return write!(
+                f,
+                "\n  no convolutions timed: only the CPU's own kernels (Flex, not Burn's route) \
+                 time theirs"
+            );
+        }
+        let total: f64 = convolutions.iter().map(|c| c.millis).sum::<f64>() / steps;
+        write!(
+            f,
+            "\n  convolutions, per step of {} more: {total:.1} ms of the step's {:.1} ms",
+            self.profiled_steps, self.train_step_ms
+        )?;
+        write!(
+            f,
+            "\n  {:>9}  {:>5}  {:<16} {:<50} method",
+            "ms/step", "calls", "call", "layer"
+        )?;
+        for c in convolutions {
+            write!(
+                f,
+                "\n  {:>9.2}  {:>5}  {:<16} {:<50} {}",
+                c.millis / steps,
+                c.calls as f64 / steps,
+                c.call,
+                c.layer,
+                c.method
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
@@ -298,6 +358,9 @@ impl std::fmt::Display for BenchReport {
                 "\n  data pipeline        {rate:>9.1} images/s ({} threads)",
                 self.data_threads
             )?;
+        }
+        if let Some(convolutions) = &self.convolutions {
+            self.write_profile(f, convolutions)?;
         }
         Ok(())
     }

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Threads for the data timing [default: 4]
     #[arg(long = "num-threads", visible_alias = "num_threads")]
     num_threads: Option<usize>,
+    /// Also time each kind of convolution call over --repeats more training steps and list
+    /// them, longest first (the CPU's own kernels only)
+    #[arg(long)]
+    profile: bool,
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
@@ -56,11 +60,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         num_threads
     );
     options.data = args.data;
+    options.profile = args.profile;
     options.validate(device)?;
     // The timings take a while: say what runs (on stderr, apart from --json's object).
     eprintln!(
         "timing netG {} and netD {} on {}x{} batches of {}, {}: {} warm-up and {} timed calls \
-         of inference, then of a training step{}...",
+         of inference, then of a training step{}{}...",
         options.model.net_g,
         options.model.net_d,
         options.crop_size,
@@ -69,6 +74,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         options.precision,
         options.warmup,
         options.repeats,
+        if options.profile {
+            ", then the convolutions of as many more steps"
+        } else {
+            ""
+        },
         if options.data.is_some() {
             ", then the data pipeline"
         } else {

@@ -154,6 +154,81 @@ fn bench_prints_one_json_object_with_the_timings() {
     );
 }
 
+/// `bench --profile`: the convolutions of as many more steps as were timed, each kind of call
+/// on each layer counted (G's first layer runs forward once a step, D's first three times: for
+/// D's loss on the fake and the real pair, then for G's), and the table says what they add up to.
+#[test]
+fn bench_profiles_the_convolutions_of_its_steps() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let bench = |json: bool| {
+        let mut args = vec![
+            "bench",
+            "--netG",
+            "unet_32",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+            "--crop_size",
+            "32",
+            "--warmup",
+            "0",
+            "--repeats",
+            "2",
+            "--profile",
+        ];
+        if json {
+            args.push("--json");
+        }
+        stdout(&ok(pix2pix(&args, dir)))
+    };
+    let report: serde_json::Value = serde_json::from_str(bench(true).trim()).unwrap();
+    assert_eq!(report["profiled_steps"], 2);
+    let convolutions = report["convolutions"].as_array().unwrap();
+    if report["backend"] != "flex" {
+        assert!(convolutions.is_empty(), "{report}");
+        return;
+    }
+    let calls = |call: &str, layer: &str| {
+        let found = convolutions
+            .iter()
+            .find(|c| c["call"] == call && c["layer"] == layer)
+            .unwrap_or_else(|| panic!("no {call} of {layer} in {report}"));
+        assert!(found["millis"].as_f64().unwrap() > 0.0);
+        found["calls"].as_u64().unwrap()
+    };
+    assert_eq!(calls("forward", "conv 4x4/2 3->8 at 32x32, batch 1"), 2);
+    assert_eq!(calls("forward", "conv 4x4/2 6->8 at 32x32, batch 1"), 6);
+    // G's weights get one gradient a step, D's two: from the fake and from the real pair.
+    assert_eq!(
+        calls("weight gradient", "conv 4x4/2 3->8 at 32x32, batch 1"),
+        2
+    );
+    assert_eq!(
+        calls("weight gradient", "conv 4x4/2 6->8 at 32x32, batch 1"),
+        4
+    );
+    assert_eq!(
+        calls("forward", "transposed conv 4x4/2 16->3 at 16x16, batch 1"),
+        2
+    );
+    let millis: Vec<f64> = convolutions
+        .iter()
+        .map(|c| c["millis"].as_f64().unwrap())
+        .collect();
+    assert!(
+        millis.windows(2).all(|w| w[0] >= w[1]),
+        "longest first: {millis:?}"
+    );
+    let table = bench(false);
+    assert!(
+        table.contains("convolutions, per step of 2 more:")
+            && table.contains("forward          conv 4x4/2 3->8 at 32x32, batch 1"),
+        "{table}"
+    );
+}
+
 #[test]
 fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
     let root = tempfile::tempdir().unwrap();

@@ -19,6 +19,7 @@ pub(crate) mod adam;
 mod device;
 #[cfg(feature = "flex")]
 mod flex;
+pub mod profile;
 #[cfg(feature = "tch")]
 mod tch;
 

@@ -18,6 +18,7 @@ use super::gemm::{View, matmul};
 use super::im2col::{Geometry, Slot, with_scratch};
 use super::{ConvGradient, ConvShape, Convolutions, bf16};
 use crate::backend::flex::{dims, f32_tensor, storage};
+use crate::backend::{Bf16Products, profile};
 
 /// Columns a product should have before images are grouped no further (BENCHMARKS.md, batching).
 const GROUP_COLUMNS: usize = 256;
@@ -71,6 +72,39 @@ impl Geometry {
     /// Images per product: enough for `GROUP_COLUMNS` columns, at most the batch.
     fn group(&self, batch: usize) -> usize {
         (GROUP_COLUMNS / self.pixels().max(1)).clamp(1, batch.max(1))
+    }
+
+    /// A call on this layer as [`profile`] lists it: (`call`, the layer as the network has it,
+    /// how it is computed). `x` is the layer's input.
+    fn describe(
+        &self,
+        call: &'static str,
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        shape: ConvShape,
+    ) -> (&'static str, String, String) {
+        let [batch, _, height, width] = dims(x);
+        let [first, second, kernel, _] = dims(weight);
+        // (out, in, k, k) for a convolution, (in, out, k, k) for a transposed one.
+        let (kind, from, to) = if shape.transposed {
+            ("transposed conv", first, second)
+        } else {
+            ("conv", second, first)
+        };
+        let layer = format!(
+            "{kind} {kernel}x{kernel}/{} {from}->{to} at {height}x{width}, batch {batch}",
+            shape.stride
+        );
+        let algorithm = match self.algorithm(first, batch) {
+            Algorithm::Direct => "direct",
+            Algorithm::Winograd => "winograd",
+            Algorithm::Columns => "columns",
+        };
+        let products = match self.bf16 {
+            Bf16Products::F32 => "f32".to_string(),
+            products => format!("bf16 on {products}"),
+        };
+        (call, layer, format!("{algorithm}, {products}"))
     }
 
     /// outputs[batch, out_channels, pixels] of the convolution of images[batch, image].
@@ -325,13 +359,16 @@ impl Convolutions for Flex {
         let weights = storage(&weight);
         // The convolution's output channels: dim 0 of the weight in both layouts.
         let out_channels = dims(&weight)[0];
-        if shape.transposed {
-            let y = g.convolve_adjoint(storage(&x), weights, out_channels);
-            f32_tensor(y, [batch, g.channels, g.height, g.width])
-        } else {
-            let y = g.convolve(storage(&x), weights, out_channels);
-            f32_tensor(y, [batch, out_channels, g.out_h, g.out_w])
-        }
+        let describe = || g.describe("forward", &x, &weight, shape);
+        profile::timed(describe, || {
+            if shape.transposed {
+                let y = g.convolve_adjoint(storage(&x), weights, out_channels);
+                f32_tensor(y, [batch, g.channels, g.height, g.width])
+            } else {
+                let y = g.convolve(storage(&x), weights, out_channels);
+                f32_tensor(y, [batch, out_channels, g.out_h, g.out_w])
+            }
+        })
     }
 
     fn convolution_backward(
@@ -348,9 +385,14 @@ impl Convolutions for Flex {
         );
         let g = Geometry::of(&x, &weight, shape);
         let out_channels = dims(&weight)[0];
+        let call = match wrt {
+            ConvGradient::Input => "input gradient",
+            ConvGradient::Weight => "weight gradient",
+        };
+        let describe = || g.describe(call, &x, &weight, shape);
         // A transposed convolution is the adjoint of the convolution from output_grad's shape
         // to x's: the roles of its input and its output gradient swap.
-        match wrt {
+        profile::timed(describe, || match wrt {
             ConvGradient::Input => {
                 let (grads, weights) = (storage(&output_grad), storage(&weight));
                 let x_grad = if shape.transposed {
@@ -369,6 +411,6 @@ impl Convolutions for Flex {
                 };
                 f32_tensor(weight_grad, dims(&weight))
             }
-        }
+        })
     }
 }
