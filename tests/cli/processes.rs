@@ -109,6 +109,21 @@ fn ctrl_c_saves_a_resumable_checkpoint_and_exits_cleanly() {
     assert!(resumed["total_iters"].as_u64().unwrap() > trained);
 }
 
+/// `pix2pix bench` on a tiny network, without warm-up calls.
+const TINY_BENCH: &[&str] = &[
+    "bench",
+    "--netG",
+    "unet_32",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--crop_size",
+    "32",
+    "--warmup",
+    "0",
+];
+
 #[test]
 fn bench_prints_one_json_object_with_the_timings() {
     let root = tempfile::tempdir().unwrap();
@@ -116,23 +131,10 @@ fn bench_prints_one_json_object_with_the_timings() {
     common::dataset(dir, 32, 3, 1);
     let out = ok(pix2pix(
         &[
-            "bench",
-            "--netG",
-            "unet_32",
-            "--ngf",
-            "8",
-            "--ndf",
-            "8",
-            "--crop_size",
-            "32",
-            "--warmup",
-            "0",
-            "--repeats",
-            "1",
-            "--data",
-            "shapes/train",
-            "--json",
-        ],
+            TINY_BENCH,
+            &["--repeats", "1", "--data", "shapes/train", "--json"],
+        ]
+        .concat(),
         dir,
     ));
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
@@ -162,22 +164,7 @@ fn bench_profiles_the_convolutions_of_its_steps() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let bench = |json: bool| {
-        let mut args = vec![
-            "bench",
-            "--netG",
-            "unet_32",
-            "--ngf",
-            "8",
-            "--ndf",
-            "8",
-            "--crop_size",
-            "32",
-            "--warmup",
-            "0",
-            "--repeats",
-            "2",
-            "--profile",
-        ];
+        let mut args = [TINY_BENCH, &["--repeats", "2", "--profile"]].concat();
         if json {
             args.push("--json");
         }
@@ -234,22 +221,7 @@ fn devices_are_chosen_by_flag_and_a_missing_backend_names_its_feature() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let bench = |device: &[&str]| {
-        let mut args = vec![
-            "bench",
-            "--netG",
-            "unet_32",
-            "--crop_size",
-            "32",
-            "--ngf",
-            "8",
-            "--ndf",
-            "8",
-            "--warmup",
-            "0",
-            "--repeats",
-            "1",
-            "--json",
-        ];
+        let mut args = [TINY_BENCH, &["--repeats", "1", "--json"]].concat();
         args.extend(device);
         pix2pix(&args, dir)
     };
