@@ -16,6 +16,9 @@ use super::im2col::Geometry;
 /// Values of a line summed together in vector registers: four AVX-512 registers.
 const SPAN: usize = 64;
 
+/// Values of output gradient per run of a weight's products (4 KB).
+const RUN: usize = 1024;
+
 impl Geometry {
     /// Whether the convolution to `out_channels` can be computed here ([`Self::algorithm`]
     /// decides).
@@ -95,8 +98,8 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let images = self.padded(images, self.width);
-        let (grads, arch) = (self.operand(grads), Arch::new());
-        let (channels, out_image) = (self.channels, out_channels * self.pixels());
+        let grads = self.padded_in(grads, self.out_w, images.margin, images.stride);
+        let (channels, arch) = (self.channels, Arch::new());
         let mut product = vec![0f32; out_channels * self.depth()];
         product
             .par_chunks_mut(self.kernel * self.kernel)
@@ -108,7 +111,7 @@ impl Geometry {
                         taps,
                         images: &images,
                         grads: &grads,
-                        out_image,
+                        out_channels,
                         o: index / channels,
                         c: index % channels,
                     },
@@ -180,32 +183,46 @@ impl Geometry {
         }
     }
 
-    /// The k x k weight gradients from input channel `c` to output channel `o`, summed over the
-    /// batch: each a sum of products of output-gradient lines and the input lines they read,
-    /// kept in `SPAN` partial sums per tap until the end.
+    /// Output channel `o`'s weights from input channel `c`: each tap the sum over the images
+    /// of the output gradient times the input lines it read. `grads` sit in lines as long as
+    /// the images' and at the same column, zeros around them, so that lines shorter than a span
+    /// (14 or 30 values on the PatchGAN's last layer) make runs of products over consecutive
+    /// rows, of about `RUN` values, that fill the vectors; the run stays in the first-level
+    /// cache for the taps that read it. Longer lines are a run each.
     #[inline(always)]
     fn weight_taps(
         &self,
         taps: &mut [f32],
         images: &Padded,
-        grads: &[f32],
-        out_image: usize,
+        grads: &Padded,
+        out_channels: usize,
         o: usize,
         c: usize,
     ) {
-        let k = self.kernel;
+        let (k, stride) = (self.kernel, images.stride);
+        let rows = if self.out_w < SPAN {
+            (RUN / stride).max(1)
+        } else {
+            1
+        };
+        let batch = images.lines / (self.channels * self.height).max(1);
         let mut partial = vec![[0f32; SPAN]; k * k];
-        for (b, grads) in grads.chunks(out_image.max(1)).enumerate() {
-            let grad = &grads[o * self.pixels()..][..self.pixels()];
-            for (oh, grad) in grad.chunks(self.out_w.max(1)).enumerate() {
+        for b in 0..batch {
+            for top in (0..self.out_h).step_by(rows) {
                 for kh in 0..k {
-                    let Some(ih) = self.input_row(oh, kh) else {
+                    // The run's output rows whose input row oh + kh - padding is in the image.
+                    let first = top.max(self.padding.saturating_sub(kh));
+                    let end = (top + rows)
+                        .min(self.out_h)
+                        .min((self.height + self.padding).saturating_sub(kh));
+                    if first >= end {
                         continue;
-                    };
-                    let l = (b * self.channels + c) * self.height + ih;
+                    }
+                    let len = (end - first - 1) * stride + self.out_w;
+                    let grad = grads.line((b * out_channels + o) * self.out_h + first, 0, len);
+                    let l = (b * self.channels + c) * self.height + first + kh - self.padding;
                     for kw in 0..k {
-                        let from = kw as isize - self.padding as isize;
-                        let input = images.line(l, from, grad.len());
+                        let input = images.line(l, kw as isize - self.padding as isize, len);
                         add_products(&mut partial[kh * k + kw], grad, input);
                     }
                 }
@@ -231,10 +248,15 @@ impl Geometry {
     /// wherever the convolution reads padding.
     fn padded(&self, planes: &[f32], width: usize) -> Padded {
         let margin = self.kernel + self.padding;
+        self.padded_in(planes, width, margin, width + 2 * margin)
+    }
+
+    /// [`Self::padded`] with each line at column `margin` of `stride` values.
+    fn padded_in(&self, planes: &[f32], width: usize, margin: usize, stride: usize) -> Padded {
         if self.rounds_operands() {
-            Padded::new(planes, width, margin, bf16::rounded)
+            Padded::new(planes, width, margin, stride, bf16::rounded)
         } else {
-            Padded::new(planes, width, margin, |v| v)
+            Padded::new(planes, width, margin, stride, |v| v)
         }
     }
 
@@ -288,8 +310,8 @@ enum Work<'a> {
     Weight {
         taps: &'a mut [f32],
         images: &'a Padded,
-        grads: &'a [f32],
-        out_image: usize,
+        grads: &'a Padded,
+        out_channels: usize,
         o: usize,
         c: usize,
     },
@@ -321,10 +343,10 @@ impl WithSimd for Task<'_> {
                 taps,
                 images,
                 grads,
-                out_image,
+                out_channels,
                 o,
                 c,
-            } => g.weight_taps(taps, images, grads, out_image, o, c),
+            } => g.weight_taps(taps, images, grads, out_channels, o, c),
         }
     }
 }
@@ -341,10 +363,18 @@ struct Padded {
 }
 
 impl Padded {
-    /// `planes` in lines of `width` values, each value through `value`.
-    fn new(planes: &[f32], width: usize, margin: usize, value: impl Fn(f32) -> f32 + Sync) -> Self {
+    /// `planes` in lines of `width` values, each value through `value`, at column `margin` of
+    /// lines of `stride` values (at least width + 2 x margin).
+    fn new(
+        planes: &[f32],
+        width: usize,
+        margin: usize,
+        stride: usize,
+        value: impl Fn(f32) -> f32 + Sync,
+    ) -> Self {
         let width = width.max(1);
-        let (lines, stride) = (planes.len() / width, width + 2 * margin);
+        let lines = planes.len() / width;
+        debug_assert!(stride >= width + 2 * margin);
         let mut values = vec![0f32; lines * stride + SPAN + margin];
         values[..lines * stride]
             .par_chunks_mut(stride)

@@ -20,8 +20,18 @@ use super::{ConvGradient, ConvShape, Convolutions, bf16};
 use crate::backend::flex::{dims, f32_tensor, storage};
 use crate::backend::{Bf16Products, profile};
 
-/// Columns a product should have before images are grouped no further (BENCHMARKS.md, batching).
-const GROUP_COLUMNS: usize = 256;
+/// Columns a product should have before images are grouped no further: a product over fewer
+/// streams the whole weight for them, and gemm's rate on the U-Net's and PatchGAN's layers still
+/// rises up to about this many (BENCHMARKS.md, batching).
+const GROUP_COLUMNS: usize = 2048;
+
+/// The same for weight gradients, whose products sum over the columns: grouped beyond this they
+/// were slower (BENCHMARKS.md, batching).
+const GRADIENT_GROUP_COLUMNS: usize = 256;
+
+/// Values a group's column matrix may hold (16 MB): the scratch stays with the thread, and
+/// larger ones raised the peak memory of the large batches over PyTorch's (BENCHMARKS.md).
+const GROUP_SCRATCH: usize = 4 << 20;
 
 /// Pixels (of a group) from which a weight gradient is computed transposed (BENCHMARKS.md).
 const TRANSPOSED_GRADIENT_COLUMNS: usize = 4096;
@@ -69,9 +79,10 @@ impl Geometry {
         }
     }
 
-    /// Images per product: enough for `GROUP_COLUMNS` columns, at most the batch.
-    fn group(&self, batch: usize) -> usize {
-        (GROUP_COLUMNS / self.pixels().max(1)).clamp(1, batch.max(1))
+    /// Images per product of up to `columns` columns: see [`images_per_group`].
+    fn group(&self, batch: usize, columns: usize) -> usize {
+        let bound = columns.min(GROUP_SCRATCH / self.depth().max(1));
+        images_per_group(bound, self.pixels(), batch)
     }
 
     /// A call on this layer as [`profile`] lists it: (`call`, the layer as the network has it,
@@ -120,7 +131,7 @@ impl Geometry {
     fn convolve_columns(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
-        let group = self.group(batch);
+        let group = self.group(batch, GROUP_COLUMNS);
         let mut outputs = vec![0f32; batch * out_channels * pixels];
         with_scratch(depth * pixels * group, |columns| {
             with_scratch(side_by_side_len(out_channels, pixels, group), |product| {
@@ -165,7 +176,7 @@ impl Geometry {
     ) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = grads.len() / (out_channels * pixels);
-        let group = self.group(batch);
+        let group = self.group(batch, GROUP_COLUMNS);
         let mut images = vec![0f32; batch * self.image()];
         with_scratch(depth * pixels * group, |columns| {
             with_scratch(
@@ -215,7 +226,7 @@ impl Geometry {
         out_channels: usize,
     ) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
-        let group = self.group(images.len() / self.image());
+        let group = self.group(images.len() / self.image(), GRADIENT_GROUP_COLUMNS);
         let transposed = group * pixels >= TRANSPOSED_GRADIENT_COLUMNS;
         let mut product = vec![0f32; out_channels * depth];
         with_scratch(depth * pixels * group, |columns| {
@@ -263,6 +274,16 @@ fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut transposed = vec![0f32; rows * cols];
     transpose_into(matrix, cols, rows, cols, &mut transposed);
     transposed
+}
+
+/// Images per product for a batch whose images give `per_image` columns each: at most `bound`
+/// columns (one image at least), and the batch split into groups as even as that allows, so
+/// that no last group is left with a narrow product (8 images at most 7 per group: 4 and 4, not
+/// 7 and 1).
+pub(super) fn images_per_group(bound: usize, per_image: usize, batch: usize) -> usize {
+    let batch = batch.max(1);
+    let most = (bound / per_image.max(1)).clamp(1, batch);
+    batch.div_ceil(batch.div_ceil(most))
 }
 
 /// `matrix` [rows, cols], its rows `row_stride` apart, transposed into `transposed` [cols, rows],

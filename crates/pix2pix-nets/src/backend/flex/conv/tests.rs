@@ -4,6 +4,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
+use super::kernel::images_per_group;
 use super::{ConvShape, conv};
 use crate::backend::Bf16Products;
 
@@ -96,9 +97,12 @@ fn equals_burns_convolutions_and_their_gradients() {
         (7, 1, 3, false, 0, 70, [4, 3]),
         (7, 1, 3, false, 0, 2, [4, 3]),
         (3, 1, 1, true, 0, 9, [2, 5]),
-        // 10x10 maps: groups of two images and one.
+        // Groups of two images and one: 10x10 maps in the weight gradients, 32x32 ones in the
+        // outputs and input gradients.
         (4, 2, 1, false, 0, 20, [3, 5]),
         (4, 2, 1, true, 0, 10, [3, 5]),
+        (4, 2, 1, false, 0, 64, [3, 5]),
+        (4, 2, 1, true, 0, 32, [3, 5]),
         // 3x3 at stride 1 between 16 channels or more, on maps that the three images make
         // large enough, by Winograd's transforms: unpadded (the ResNet's blocks pad by
         // reflection first) or padded, odd and even sides, in groups of two images and one, a
@@ -243,5 +247,29 @@ fn check_bf16_products(products: Bf16Products) {
         let output_grad = rounded(random(burns.dims()));
         let ours_and_burns = [(ours, x_ours, weight_ours), (burns, x_burns, weight_burns)];
         assert_same_outputs_and_gradients(ours_and_burns, output_grad, &what);
+    }
+}
+
+/// Images are grouped up to the bound's columns, in groups as even as that allows; one image at
+/// least, however wide, and none of an empty batch's.
+#[test]
+fn groups_images_evenly_within_the_bound() {
+    // (bound, columns per image, batch, images per group)
+    let cases = [
+        (2048, 225, 8, 8),
+        (2048, 225, 16, 8),
+        (2048, 300, 8, 4),
+        (2048, 1024, 3, 2),
+        (2048, 4096, 4, 1),
+        (256, 36, 8, 4),
+        (2048, 0, 3, 3),
+        (2048, 64, 0, 1),
+    ];
+    for (bound, per_image, batch, group) in cases {
+        assert_eq!(
+            images_per_group(bound, per_image, batch),
+            group,
+            "{per_image} columns per image, batch {batch}, bound {bound}"
+        );
     }
 }

@@ -8,10 +8,11 @@ use super::transforms::{Arch, combine, tables};
 use super::{Minimal, XI};
 use crate::backend::flex::conv::gemm::matmul;
 use crate::backend::flex::conv::im2col::with_scratch;
-use crate::backend::flex::conv::kernel::transpose_into;
+use crate::backend::flex::conv::kernel::{images_per_group, transpose_into};
 
 /// Tiles a product should have before images are grouped no further: on small maps one image's
-/// tiles make a narrow product that streams the whole of U_ξ for them (BENCHMARKS.md).
+/// tiles make a narrow product that streams the whole of U_ξ for them (BENCHMARKS.md; more
+/// tiles per group saved little and raised the peak memory of the large batches).
 const GROUP_TILES: usize = 256;
 
 /// (out, in) pairs per block of the weights' transform: the block's taps (up to 9 x 512 values)
@@ -123,9 +124,9 @@ impl Plan {
         self.parts.iter().map(Part::tiles).sum()
     }
 
-    /// Images per product: enough for `GROUP_TILES` tiles, at most the batch.
+    /// Images per product: see [`images_per_group`].
     fn group(&self, batch: usize) -> usize {
-        (GROUP_TILES / self.tiles().max(1)).clamp(1, batch.max(1))
+        images_per_group(GROUP_TILES, self.tiles(), batch)
     }
 
     /// Each part of each image in a group whose tiles make lines of `stride` values: (the
