@@ -210,11 +210,8 @@ impl Geometry {
         for b in 0..batch {
             for top in (0..self.out_h).step_by(rows) {
                 for kh in 0..k {
-                    // The run's output rows whose input row oh + kh - padding is in the image.
-                    let first = top.max(self.padding.saturating_sub(kh));
-                    let end = (top + rows)
-                        .min(self.out_h)
-                        .min((self.height + self.padding).saturating_sub(kh));
+                    let reading = self.rows_reading_image(kh);
+                    let (first, end) = (top.max(reading.start), (top + rows).min(reading.end));
                     if first >= end {
                         continue;
                     }
@@ -270,6 +267,14 @@ impl Geometry {
         (oh + kh)
             .checked_sub(self.padding)
             .filter(|&ih| ih < self.height)
+    }
+
+    /// The output rows whose input row at kernel row `kh` (see [`Self::input_row`]) is in the
+    /// image, not padding.
+    #[inline(always)]
+    fn rows_reading_image(&self, kh: usize) -> std::ops::Range<usize> {
+        let end = (self.height + self.padding).saturating_sub(kh);
+        self.padding.saturating_sub(kh)..self.out_h.min(end)
     }
 
     /// The output row that reads input row `ih` at kernel row `kh`, if there is one.
