@@ -80,14 +80,20 @@ pub(super) enum Kernel {
 impl Kernel {
     /// The kernel for `products` on a product of this shape, if one suits it: two panels of
     /// rows and one of columns at least. Narrower ones (a 3-channel output layer) stay on the
-    /// f32 path.
+    /// f32 path, and so, on the dot products, do products of fewer columns than a task's tile
+    /// whose sums are shorter than four times their rows: the input gradients on small maps,
+    /// which round and pack the whole weight for a few columns, were slower than in f32, while
+    /// the weight gradients of the first layers (few columns, sums over every pixel) were faster
+    /// (BENCHMARKS.md, bf16 on narrow products).
     pub(super) fn suited(products: Bf16Products, m: usize, n: usize, k: usize) -> Option<Self> {
         match products {
             Bf16Products::F32 => None,
             Bf16Products::Tiles if m >= 2 * TILE_ROWS && n >= NR && k >= 2 * tiles::STEP => {
                 Some(Kernel::Tiles)
             }
-            _ if m >= 2 * MR && n >= NR && k >= 2 => Some(Kernel::DotProducts),
+            _ if m >= 2 * MR && n >= NR && k >= 2 && (n >= NC || k >= 4 * m) => {
+                Some(Kernel::DotProducts)
+            }
             _ => None,
         }
     }

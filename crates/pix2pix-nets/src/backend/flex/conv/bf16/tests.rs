@@ -107,17 +107,28 @@ fn check_products(kernel: Kernel) {
 }
 
 /// The tiles are taken where they suit the shape, the dot products where the tiles do not, and
-/// neither for the f32 products or a product narrower than a panel.
+/// neither for the f32 products, a product narrower than a panel, or on the dot products one of
+/// fewer columns than a task's tile and a sum shorter than four times its rows.
 #[test]
 fn kernels_suit_their_shapes() {
     use Bf16Products::*;
     assert_eq!(Kernel::suited(Tiles, 64, 32, 32), Some(Kernel::Tiles));
-    assert_eq!(Kernel::suited(Tiles, 32, 32, 32), Some(Kernel::DotProducts));
+    assert_eq!(Kernel::suited(Tiles, 32, NC, 32), Some(Kernel::DotProducts));
     assert_eq!(
-        Kernel::suited(DotProducts, 64, 32, 32),
+        Kernel::suited(Tiles, 32, 32, 128),
         Some(Kernel::DotProducts)
     );
-    assert_eq!(Kernel::suited(DotProducts, 8, 32, 32), None);
+    assert_eq!(Kernel::suited(Tiles, 32, NC - 1, 127), None);
+    assert_eq!(
+        Kernel::suited(DotProducts, 64, NC, 32),
+        Some(Kernel::DotProducts)
+    );
+    assert_eq!(Kernel::suited(DotProducts, 2048, 64, 256), None);
+    assert_eq!(
+        Kernel::suited(DotProducts, 64, 96, 1024),
+        Some(Kernel::DotProducts)
+    );
+    assert_eq!(Kernel::suited(DotProducts, 8, NC, 32), None);
     assert_eq!(Kernel::suited(F32, 512, 512, 512), None);
 }
 
