@@ -61,6 +61,15 @@ impl Geometry {
         }
     }
 
+    /// [`Self::algorithm`] for the weight gradient, which Winograd's transforms compute only
+    /// where their sums pay ([`Self::winograd_sums_pay`]).
+    pub(super) fn gradient_algorithm(&self, out_channels: usize, batch: usize) -> Algorithm {
+        match self.algorithm(out_channels, batch) {
+            Algorithm::Winograd if !self.winograd_sums_pay(batch) => Algorithm::Columns,
+            algorithm => algorithm,
+        }
+    }
+
     /// dst[m, n] = lhs[m, k] x rhs[k, n] (plus dst when `accumulate`) in the convolution's
     /// arithmetic: bf16 operands on the CPU's bf16 instructions where it has them and the shape
     /// suits them, f32 otherwise.
@@ -85,11 +94,11 @@ impl Geometry {
         images_per_group(bound, self.pixels(), batch)
     }
 
-    /// A call on this layer as [`profile`] lists it: (`call`, the layer as the network has it,
-    /// how it is computed). `x` is the layer's input.
+    /// A call on this layer as [`profile`] lists it: (the call, the layer as the network has it,
+    /// how it is computed). `x` is the layer's input; `wrt` the gradient computed, if any.
     fn describe(
         &self,
-        call: &'static str,
+        wrt: Option<ConvGradient>,
         x: &FlexTensor,
         weight: &FlexTensor,
         shape: ConvShape,
@@ -106,7 +115,14 @@ impl Geometry {
             "{kind} {kernel}x{kernel}/{} {from}->{to} at {height}x{width}, batch {batch}",
             shape.stride
         );
-        let algorithm = match self.algorithm(first, batch) {
+        let (call, algorithm) = match wrt {
+            None => ("forward", self.algorithm(first, batch)),
+            Some(ConvGradient::Input) => ("input gradient", self.algorithm(first, batch)),
+            Some(ConvGradient::Weight) => {
+                ("weight gradient", self.gradient_algorithm(first, batch))
+            }
+        };
+        let algorithm = match algorithm {
             Algorithm::Direct => "direct",
             Algorithm::Winograd => "winograd",
             Algorithm::Columns => "columns",
@@ -206,7 +222,7 @@ impl Geometry {
     /// The weight gradient [out_channels, depth]: the sum over the batch of
     /// grad[out_channels, pixels] x im2col(image)[depth, pixels]^T.
     fn weight_gradient(&self, images: &[f32], grads: &[f32], out_channels: usize) -> Vec<f32> {
-        match self.algorithm(out_channels, images.len() / self.image()) {
+        match self.gradient_algorithm(out_channels, images.len() / self.image()) {
             Algorithm::Direct => self.weight_gradient_direct(images, grads, out_channels),
             Algorithm::Winograd => self.weight_gradient_winograd(images, grads, out_channels),
             Algorithm::Columns => self.weight_gradient_columns(images, grads, out_channels),
@@ -380,7 +396,7 @@ impl Convolutions for Flex {
         let weights = storage(&weight);
         // The convolution's output channels: dim 0 of the weight in both layouts.
         let out_channels = dims(&weight)[0];
-        let describe = || g.describe("forward", &x, &weight, shape);
+        let describe = || g.describe(None, &x, &weight, shape);
         profile::timed(describe, || {
             if shape.transposed {
                 let y = g.convolve_adjoint(storage(&x), weights, out_channels);
@@ -406,11 +422,7 @@ impl Convolutions for Flex {
         );
         let g = Geometry::of(&x, &weight, shape);
         let out_channels = dims(&weight)[0];
-        let call = match wrt {
-            ConvGradient::Input => "input gradient",
-            ConvGradient::Weight => "weight gradient",
-        };
-        let describe = || g.describe(call, &x, &weight, shape);
+        let describe = || g.describe(Some(wrt), &x, &weight, shape);
         // A transposed convolution is the adjoint of the convolution from output_grad's shape
         // to x's: the roles of its input and its output gradient swap.
         profile::timed(describe, || match wrt {

@@ -4,7 +4,8 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
-use super::kernel::images_per_group;
+use super::im2col::Geometry;
+use super::kernel::{Algorithm, images_per_group};
 use super::{ConvShape, conv};
 use crate::backend::Bf16Products;
 
@@ -121,10 +122,10 @@ fn equals_burns_convolutions_and_their_gradients() {
         (4, 2, 1, true, 1, 33, [20, 18]),
         // 4x4 at stride 1 as four phases of those (maps four times as large): phases of two
         // sizes, an even side, the widest padding, a transposed one.
-        (4, 1, 1, false, 0, 37, [16, 16]),
-        (4, 1, 0, false, 0, 41, [16, 17]),
-        (4, 1, 3, false, 0, 35, [17, 16]),
-        (4, 1, 1, true, 0, 37, [16, 16]),
+        (4, 1, 1, false, 0, 54, [16, 16]),
+        (4, 1, 0, false, 0, 57, [16, 17]),
+        (4, 1, 3, false, 0, 51, [17, 16]),
+        (4, 1, 1, true, 0, 52, [16, 16]),
         // 64x64 pixels: weight gradients computed transposed.
         (7, 1, 0, false, 0, 70, [3, 5]),
         (3, 2, 1, true, 1, 64, [3, 5]),
@@ -272,4 +273,59 @@ fn groups_images_evenly_within_the_bound() {
             "{per_image} columns per image, batch {batch}, bound {bound}"
         );
     }
+}
+
+/// Winograd's transforms take the networks' layers where they paid (BENCHMARKS.md): from 32x32
+/// outputs alone, or 16x16 in a batch of four, but the weight gradients of the 4x4 ones only
+/// from 16x16 in a batch of eight; never 8x8 maps, 3-channel inputs or bf16.
+#[test]
+fn winograd_takes_the_layers_where_it_pays() {
+    let geometry = |kernel: usize, stride: usize, channels: usize, out: usize| Geometry {
+        channels,
+        height: out * stride,
+        width: out * stride,
+        kernel,
+        stride,
+        padding: 1,
+        out_h: out,
+        out_w: out,
+        bf16: Bf16Products::F32,
+    };
+    let cases = [
+        // (kernel, stride, in channels, output side, batch, taken, and for the weight gradient)
+        (4, 2, 64, 32, 1, true, true),
+        (4, 2, 256, 16, 1, false, false),
+        (4, 2, 256, 16, 4, true, false),
+        (4, 2, 256, 16, 8, true, true),
+        (4, 2, 512, 8, 16, false, false),
+        (4, 2, 3, 64, 1, false, false),
+        (4, 1, 256, 31, 8, true, false),
+        (4, 1, 256, 31, 16, true, true),
+        (4, 1, 256, 63, 1, true, true),
+        (3, 1, 256, 16, 2, false, false),
+        (3, 1, 256, 16, 4, true, true),
+    ];
+    for (kernel, stride, channels, out, batch, taken, gradient) in cases {
+        let g = geometry(kernel, stride, channels, out);
+        let what =
+            format!("{kernel}x{kernel}/{stride} {channels} channels to {out}x{out}, batch {batch}");
+        let expected = |taken| {
+            if taken {
+                Algorithm::Winograd
+            } else {
+                Algorithm::Columns
+            }
+        };
+        assert_eq!(g.algorithm(128, batch), expected(taken), "{what}");
+        assert_eq!(
+            g.gradient_algorithm(128, batch),
+            expected(gradient),
+            "{what}: weight gradient"
+        );
+    }
+    let bf16 = Geometry {
+        bf16: Bf16Products::DotProducts,
+        ..geometry(4, 2, 64, 32)
+    };
+    assert_eq!(bf16.algorithm(128, 1), Algorithm::Columns);
 }

@@ -154,6 +154,13 @@ const MIN_CHANNELS: usize = 16;
 const MIN_PIXELS: usize = 15 * 15;
 const MIN_BATCH_PIXELS: usize = 31 * 31;
 
+/// [`MIN_BATCH_PIXELS`] for the weight gradients of the 4x4 convolutions, whose 16 sums have, after
+/// space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256 layer), each
+/// written by the products, read by the transform back: since images are grouped in the column
+/// products, 16x16 maps pay in a batch of eight but not in one of four (BENCHMARKS.md,
+/// 2026-12-07).
+const MIN_BATCH_PIXELS_4X4_GRADIENT: usize = 45 * 45;
+
 impl Geometry {
     /// Whether the convolution to `out_channels` of `batch` images can be computed here
     /// ([`Self::algorithm`] decides). The input
@@ -163,13 +170,29 @@ impl Geometry {
     pub(super) fn fits_winograd(&self, out_channels: usize, batch: usize) -> bool {
         let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
         let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
-        let pixels = self.out_h * self.out_w / if phases { 4 } else { 1 };
+        let pixels = self.part_pixels();
         !self.rounds_operands()
             && (three || phases || self.strided())
             && self.channels >= MIN_CHANNELS
             && out_channels >= MIN_CHANNELS
             && pixels >= MIN_PIXELS
             && batch * pixels >= MIN_BATCH_PIXELS
+    }
+
+    /// Whether the weight gradient of a convolution that [`Self::fits_winograd`] is computed by
+    /// the transforms too: see [`MIN_BATCH_PIXELS_4X4_GRADIENT`].
+    pub(super) fn winograd_sums_pay(&self, batch: usize) -> bool {
+        let pixels = self.part_pixels();
+        self.kernel != 4
+            || pixels >= MIN_BATCH_PIXELS
+            || batch * pixels >= MIN_BATCH_PIXELS_4X4_GRADIENT
+    }
+
+    /// Output pixels of each part: a 4x4 stride-1 convolution's are the four phases of its
+    /// outputs.
+    fn part_pixels(&self) -> usize {
+        let phases = self.kernel == 4 && self.stride == 1;
+        self.out_h * self.out_w / if phases { 4 } else { 1 }
     }
 
     /// A 4x4 stride-2 convolution with padding 1: a 2x2 one after space-to-depth.
