@@ -189,10 +189,14 @@ impl Geometry {
     }
 
     /// Output pixels of each part: a 4x4 stride-1 convolution's are the four phases of its
-    /// outputs.
+    /// outputs, counted at the largest one's size (16x16 for a 31x31 output, whose phases at
+    /// batch 4 pay as 16x16 maps do: BENCHMARKS.md, 2026-12-07 (second)).
     fn part_pixels(&self) -> usize {
-        let phases = self.kernel == 4 && self.stride == 1;
-        self.out_h * self.out_w / if phases { 4 } else { 1 }
+        if self.kernel == 4 && self.stride == 1 {
+            self.out_h.div_ceil(2) * self.out_w.div_ceil(2)
+        } else {
+            self.out_h * self.out_w
+        }
     }
 
     /// A 4x4 stride-2 convolution with padding 1: a 2x2 one after space-to-depth.
