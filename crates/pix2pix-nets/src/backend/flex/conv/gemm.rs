@@ -65,7 +65,21 @@ pub(super) fn matmul(
     }
 }
 
-/// One gemm call for [`matmul`].
+/// [`matmul`] on the calling thread alone, for callers that compute several products side by
+/// side (Winograd's 16): gemm's own threads paid little on products of their sizes, which took
+/// 1.1 to 2.5 times as long one after the other, each on both threads, as side by side
+/// (BENCHMARKS.md, 2026-12-07 (second)).
+pub(super) fn matmul_on_this_thread(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
+    product(m, n, k, dst, lhs, rhs, accumulate, gemm::Parallelism::None);
+}
+
+/// One gemm call for [`matmul`] and [`matmul_on_this_thread`].
 #[allow(clippy::too_many_arguments)]
 fn product(
     m: usize,

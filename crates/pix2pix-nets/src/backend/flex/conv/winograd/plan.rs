@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::layout::{Layout, space_to_depth_tap};
 use super::transforms::{Arch, combine, tables};
 use super::{Minimal, XI};
-use crate::backend::flex::conv::gemm::matmul;
+use crate::backend::flex::conv::gemm::matmul_on_this_thread;
 use crate::backend::flex::conv::im2col::with_scratch;
 use crate::backend::flex::conv::kernel::{images_per_group, transpose_into};
 
@@ -238,12 +238,16 @@ impl Plan {
                         );
                     }
                     // products[ξ] [out, n] = filters[ξ] [out, in] x inputs[.., ξ, ..] [in, n]
-                    for (xi, product) in products.chunks_mut(out_channels * n).take(XI).enumerate()
-                    {
-                        let filter = (&filters[xi * out_channels * depth..], 1, depth as isize);
-                        let input = (&inputs[xi * n..], 1, (XI * n) as isize);
-                        matmul(out_channels, n, depth, product, filter, input, false);
-                    }
+                    let inputs = &*inputs;
+                    products[..XI * out_channels * n]
+                        .par_chunks_mut(out_channels * n)
+                        .enumerate()
+                        .for_each(|(xi, product)| {
+                            let filter = (&filters[xi * out_channels * depth..], 1, depth as isize);
+                            let input = (&inputs[xi * n..], 1, (XI * n) as isize);
+                            let shape = (out_channels, n, depth);
+                            matmul_on_this_thread(shape, product, filter, input, false);
+                        });
                     for (index, part, slot) in self.slots(count, n) {
                         let output = &mut outputs[index * out_image..][..out_image];
                         part.transform_outputs(products, slot, output);
@@ -304,31 +308,37 @@ impl Plan {
         let (tiles, in_image, out_image) = (self.tiles(), first.in_image(), first.out_image());
         let (out_channels, channels) = (first.out_channels, first.channels);
         let group = self.group(images.len() / in_image.max(1));
-        // Three buffers, not one: each stays under the size from which malloc maps (and the
+        // Separate buffers, not one: each stays under the size from which malloc maps (and the
         // kernel clears) fresh pages at every call (the pix2pix binary raises that size: its src/main.rs).
         with_scratch(XI * channels * group * tiles, |inputs| {
             with_scratch(XI * out_channels * group * tiles, |outputs| {
-                with_scratch(out_channels * group * tiles, |outputs_t| {
-                    for (first, (images, grads)) in images
-                        .chunks(group * in_image)
-                        .zip(grads.chunks(group * out_image))
-                        .enumerate()
-                    {
-                        let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
-                        for (index, part, slot) in self.slots(count, n) {
-                            let image = &images[index * in_image..][..in_image];
-                            part.transform_inputs(image, inputs, slot);
-                            let grads = &grads[index * out_image..][..out_image];
-                            part.transform_grads(grads, outputs, slot);
-                        }
-                        for (xi, sum) in sums.chunks_mut(self.pairs()).enumerate() {
-                            transpose_into(&outputs[xi * n..], XI * n, out_channels, n, outputs_t);
-                            let lhs = (&inputs[xi * n..], 1, (XI * n) as isize);
-                            let rhs = (&*outputs_t, 1, out_channels as isize);
-                            matmul(channels, out_channels, n, sum, lhs, rhs, first > 0);
-                        }
+                for (first, (images, grads)) in images
+                    .chunks(group * in_image)
+                    .zip(grads.chunks(group * out_image))
+                    .enumerate()
+                {
+                    let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
+                    for (index, part, slot) in self.slots(count, n) {
+                        let image = &images[index * in_image..][..in_image];
+                        part.transform_inputs(image, inputs, slot);
+                        let grads = &grads[index * out_image..][..out_image];
+                        part.transform_grads(grads, outputs, slot);
                     }
-                })
+                    let (inputs, outputs) = (&*inputs, &*outputs);
+                    sums[..XI * self.pairs()]
+                        .par_chunks_mut(self.pairs())
+                        .enumerate()
+                        .for_each(|(xi, sum)| {
+                            with_scratch(out_channels * n, |outputs_t| {
+                                let outputs = &outputs[xi * n..];
+                                transpose_into(outputs, XI * n, out_channels, n, outputs_t);
+                                let lhs = (&inputs[xi * n..], 1, (XI * n) as isize);
+                                let rhs = (&*outputs_t, 1, out_channels as isize);
+                                let shape = (channels, out_channels, n);
+                                matmul_on_this_thread(shape, sum, lhs, rhs, first > 0);
+                            })
+                        });
+                }
             })
         });
     }
