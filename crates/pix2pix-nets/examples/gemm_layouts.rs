@@ -6,17 +6,34 @@
 //!    side, per image.
 //! 2. The weight gradient over many pixels: grad x columns^T as it is stored, against
 //!    columns x grad^T followed by a transpose.
+//! 3. Winograd's 16 products of one shape (src/backend/flex/conv/winograd/plan.rs): one after
+//!    the other, each on gemm's threads, against side by side, each on one thread.
 //!
 //! `cargo run --release -p pix2pix-nets --example gemm_layouts`. Shapes are (output channels,
 //! depth = input channels x k x k, output pixels) of layers of unet_256, resnet_9blocks and the
-//! basic PatchGAN at 256x256; medians of 5 interleaved repetitions.
+//! basic PatchGAN at 256x256 (and for 3, the shapes of their Winograd products); medians of 5
+//! interleaved repetitions.
 
+use rayon::prelude::*;
 use std::time::Instant;
 
 type View<'a> = (&'a [f32], isize, isize);
 
-/// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], as the kernels call gemm.
+/// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], as the kernels call gemm, on gemm's threads.
 fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View) {
+    gemm_on(m, n, k, dst, lhs, rhs, gemm::Parallelism::Rayon(0));
+}
+
+/// [`matmul`] with gemm's `parallelism`.
+fn gemm_on(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: View,
+    rhs: View,
+    parallelism: gemm::Parallelism,
+) {
     let last = |(data, cs, rs): View, rows: usize, cols: usize| {
         assert!((rows as isize - 1) * rs + (cols as isize - 1) * cs < data.len() as isize)
     };
@@ -44,7 +61,7 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View, rhs: View) {
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }
@@ -129,6 +146,40 @@ fn weight_gradients(out: usize, depth: usize, pixels: usize) -> [f64; 2] {
     [direct, transposed]
 }
 
+/// Milliseconds of Winograd's 16 products [out, tiles] = filter [out, depth] x inputs [depth,
+/// tiles] (the inputs of every position in one buffer, as plan.rs lays them out): one after the
+/// other on gemm's threads, and side by side on one thread each. Each timed after a call
+/// untimed, as the networks call them on buffers already in use.
+fn sixteen_products(out: usize, depth: usize, tiles: usize) -> [f64; 2] {
+    const XI: usize = 16;
+    let (filters, inputs) = (vec![0.5; XI * out * depth], vec![0.25; depth * XI * tiles]);
+    let mut products = vec![0.0; XI * out * tiles];
+    let operands = |xi: usize| {
+        let filter = (&filters[xi * out * depth..], 1, depth as isize);
+        (filter, (&inputs[xi * tiles..], 1, (XI * tiles) as isize))
+    };
+    let mut one_after_the_other = || {
+        for (xi, product) in products.chunks_mut(out * tiles).enumerate() {
+            let (filter, input) = operands(xi);
+            matmul(out, tiles, depth, product, filter, input);
+        }
+    };
+    one_after_the_other();
+    let one_after_the_other = millis(one_after_the_other);
+    let mut side_by_side = || {
+        products
+            .par_chunks_mut(out * tiles)
+            .enumerate()
+            .for_each(|(xi, product)| {
+                let (filter, input) = operands(xi);
+                let single = gemm::Parallelism::None;
+                gemm_on(out, tiles, depth, product, filter, input, single);
+            })
+    };
+    side_by_side();
+    [one_after_the_other, millis(side_by_side)]
+}
+
 fn main() {
     const REPEATS: usize = 5;
     println!("grouping: per-image ms of forward / input gradient / weight gradient");
@@ -177,5 +228,22 @@ fn main() {
         }
         let (a, b) = (median(direct), median(transposed));
         println!("{name:24} {a:8.1} / {b:8.1}  ({:.2})", b / a);
+    }
+    println!("Winograd's 16 products: ms one after the other / side by side");
+    for (name, out, depth, tiles) in [
+        ("unet_128 b8 64->128 64x64", 128, 256, 242),
+        ("unet_128 b8 128->256 32x32", 256, 512, 144),
+        ("unet_256 b1 64->128 128x128", 128, 256, 484),
+        ("patchgan 4x4 s1 31x31 b4", 512, 1024, 242),
+        ("resnet block 3x3 64x64", 256, 256, 1024),
+    ] {
+        let (mut after, mut side) = (vec![], vec![]);
+        for _ in 0..REPEATS {
+            let [a, b] = sixteen_products(out, depth, tiles);
+            after.push(a);
+            side.push(b);
+        }
+        let (a, b) = (median(after), median(side));
+        println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
     }
 }

@@ -67,7 +67,7 @@ pub(super) fn matmul(
 
 /// [`matmul`] on the calling thread alone, for callers that compute several products side by
 /// side (Winograd's 16): gemm's own threads paid little on products of their sizes, which took
-/// 1.1 to 2.5 times as long one after the other, each on both threads, as side by side
+/// up to twice as long one after the other, each on both threads, as side by side
 /// (BENCHMARKS.md, 2026-12-07 (second)).
 pub(super) fn matmul_on_this_thread(
     (m, n, k): (usize, usize, usize),
