@@ -78,6 +78,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The medians over `repeats` calls of `measure`, of each of the two ways it times.
+fn medians(repeats: usize, mut measure: impl FnMut() -> [f64; 2]) -> [f64; 2] {
+    let (mut first, mut second) = (vec![], vec![]);
+    for _ in 0..repeats {
+        let [a, b] = measure();
+        first.push(a);
+        second.push(b);
+    }
+    [median(first), median(second)]
+}
+
 /// Per-image milliseconds of (forward, input gradient, weight gradient) over `images` images.
 fn products(out: usize, depth: usize, pixels: usize, images: usize) -> [f64; 3] {
     let n = pixels * images;
@@ -220,13 +231,7 @@ fn main() {
         ("unet_256 down 32->16", 512, 4096, 256),
         ("patchgan 4x4 s1 31x31", 512, 4096, 961),
     ] {
-        let (mut direct, mut transposed) = (vec![], vec![]);
-        for _ in 0..REPEATS {
-            let [a, b] = weight_gradients(out, depth, pixels);
-            direct.push(a);
-            transposed.push(b);
-        }
-        let (a, b) = (median(direct), median(transposed));
+        let [a, b] = medians(REPEATS, || weight_gradients(out, depth, pixels));
         println!("{name:24} {a:8.1} / {b:8.1}  ({:.2})", b / a);
     }
     println!("Winograd's 16 products: ms one after the other / side by side");
@@ -237,13 +242,7 @@ fn main() {
         ("patchgan 4x4 s1 31x31 b4", 512, 1024, 242),
         ("resnet block 3x3 64x64", 256, 256, 1024),
     ] {
-        let (mut after, mut side) = (vec![], vec![]);
-        for _ in 0..REPEATS {
-            let [a, b] = sixteen_products(out, depth, tiles);
-            after.push(a);
-            side.push(b);
-        }
-        let (a, b) = (median(after), median(side));
+        let [a, b] = medians(REPEATS, || sixteen_products(out, depth, tiles));
         println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
     }
 }
