@@ -300,12 +300,15 @@ fn winograd_takes_the_layers_where_it_pays() {
         (4, 2, 512, 8, 16, false, false),
         (4, 2, 3, 64, 1, false, false),
         (4, 1, 256, 15, 8, false, false),
+        (4, 2, 256, 16, 2, false, false),
         (4, 1, 256, 31, 1, false, false),
+        (4, 1, 256, 31, 2, true, false),
         (4, 1, 256, 31, 4, true, false),
         (4, 1, 256, 31, 8, true, true),
         (4, 1, 256, 31, 16, true, true),
         (4, 1, 256, 63, 1, true, true),
-        (3, 1, 256, 16, 2, false, false),
+        (3, 1, 256, 16, 1, false, false),
+        (3, 1, 256, 16, 2, true, true),
         (3, 1, 256, 16, 4, true, true),
     ];
     for (kernel, stride, channels, out, batch, taken, gradient) in cases {

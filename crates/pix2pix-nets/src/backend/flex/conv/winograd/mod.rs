@@ -154,6 +154,12 @@ const MIN_CHANNELS: usize = 16;
 const MIN_PIXELS: usize = 15 * 15;
 const MIN_BATCH_PIXELS: usize = 31 * 31;
 
+/// [`MIN_BATCH_PIXELS`] for the stride-1 convolutions (3x3, and the 4x4 ones' phases), whose
+/// products have more tiles per counted pixel (F(2x2, 3x3)'s tiles are 2x2; four phases share
+/// one weight transform): with the 16 products side by side, 16x16 maps pay in a batch of two
+/// (BENCHMARKS.md, 2026-12-07 (second)).
+const MIN_BATCH_PIXELS_STRIDE_1: usize = 2 * 16 * 16;
+
 /// [`MIN_BATCH_PIXELS`] for the weight gradients of the 4x4 convolutions, whose 16 sums have, after
 /// space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256 layer), each
 /// written by the products, read by the transform back: since images are grouped in the column
@@ -166,17 +172,22 @@ impl Geometry {
     /// ([`Self::algorithm`] decides). The input
     /// gradient of a stride-1 one is a convolution with padding kernel - 1 - padding, hence the
     /// bound on the padding. A 4x4 stride-1 convolution is four parts (the phases of its
-    /// outputs), each with a quarter of its pixels.
+    /// outputs), each with about a quarter of its pixels.
     pub(super) fn fits_winograd(&self, out_channels: usize, batch: usize) -> bool {
         let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
         let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
         let pixels = self.part_pixels();
+        let min_batch_pixels = if self.strided() {
+            MIN_BATCH_PIXELS
+        } else {
+            MIN_BATCH_PIXELS_STRIDE_1
+        };
         !self.rounds_operands()
             && (three || phases || self.strided())
             && self.channels >= MIN_CHANNELS
             && out_channels >= MIN_CHANNELS
             && pixels >= MIN_PIXELS
-            && batch * pixels >= MIN_BATCH_PIXELS
+            && batch * pixels >= min_batch_pixels
     }
 
     /// Whether the weight gradient of a convolution that [`Self::fits_winograd`] is computed by
