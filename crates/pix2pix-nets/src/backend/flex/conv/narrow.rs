@@ -4,7 +4,7 @@
 //! them. Through gemm these took 1.5-1.7 times as long as here, where the weight is read once,
 //! 64 rows of each column at a time (BENCHMARKS.md, narrow products).
 
-use pulp::Arch;
+use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::gemm::View;
@@ -52,12 +52,11 @@ pub(super) fn matmul(
         .enumerate()
         .for_each(|(task, dst)| {
             let (first, height) = (task * ROWS, dst.len() / n);
-            let sums = arch.dispatch(|| {
-                if height == ROWS {
-                    scaled_columns(&data[first..], col_stride, &scales)
-                } else {
-                    scaled_columns_partial(&data[first..], col_stride, &scales, height)
-                }
+            let sums = arch.dispatch(Task {
+                lhs: &data[first..],
+                col_stride,
+                scales: &scales,
+                height,
             });
             for (r, line) in dst.chunks_mut(n).enumerate() {
                 for (j, d) in line.iter_mut().enumerate() {
@@ -69,6 +68,35 @@ pub(super) fn matmul(
                 }
             }
         });
+}
+
+/// One task's rows, through pulp's dispatch, which runs it inside a function compiled for the
+/// CPU's vectors: its loops are `#[inline(always)]` functions, so they are compiled there too (a
+/// closure's body would be compiled apart, for the baseline CPU).
+struct Task<'a> {
+    lhs: &'a [f32],
+    col_stride: usize,
+    scales: &'a [f32],
+    height: usize,
+}
+
+impl WithSimd for Task<'_> {
+    type Output = [[f32; ROWS]; NARROW];
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) -> Self::Output {
+        let Task {
+            lhs,
+            col_stride,
+            scales,
+            height,
+        } = self;
+        if height == ROWS {
+            scaled_columns(lhs, col_stride, scales)
+        } else {
+            scaled_columns_partial(lhs, col_stride, scales, height)
+        }
+    }
 }
 
 /// sums[j][r] = the sum over kk of lhs[kk x `col_stride` + r] x scales[kk, j] for the `ROWS`
@@ -89,6 +117,7 @@ fn scaled_columns(lhs: &[f32], col_stride: usize, scales: &[f32]) -> [[f32; ROWS
 }
 
 /// [`scaled_columns`] for a last task of `height` rows.
+#[inline(always)]
 fn scaled_columns_partial(
     lhs: &[f32],
     col_stride: usize,

@@ -107,12 +107,14 @@ fn equals_burns_convolutions_and_their_gradients() {
         // 3x3 at stride 1 between 16 channels or more, on maps that the three images make
         // large enough, by Winograd's transforms: unpadded (the ResNet's blocks pad by
         // reflection first) or padded, odd and even sides, in groups of two images and one, a
-        // transposed one.
+        // transposed one, one between more channels than a block of the filters' transforms
+        // has, each way.
         (3, 1, 0, false, 0, 34, [24, 16]),
         (3, 1, 1, false, 0, 20, [16, 16]),
         (3, 1, 1, false, 0, 33, [16, 24]),
         (3, 1, 2, false, 0, 31, [16, 16]),
         (3, 1, 1, true, 0, 33, [16, 20]),
+        (3, 1, 1, false, 0, 20, [70, 66]),
         // 4x4 at stride 2 by the same transforms after space-to-depth, in groups of two images
         // and one: even and odd sides, transposed ones (one with output padding, to an odd
         // side).

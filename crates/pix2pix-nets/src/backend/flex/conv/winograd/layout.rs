@@ -1,7 +1,5 @@
 //! Where the planes a part of a plan reads or writes sit in the tensors it is given.
 
-use rayon::prelude::*;
-
 /// Where a part's planes sit in a tensor of planes [height, width].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Layout {
@@ -84,17 +82,4 @@ impl Layout {
 pub(super) fn space_to_depth_tap(sub: usize, k: usize) -> usize {
     let (a, b, u, v) = (sub / 2, sub % 2, k / 2, k % 2);
     (2 * u + a) * 4 + 2 * v + b
-}
-
-/// `filters` [out, c, 4, 4] of the space-to-depth filters [out, 4c, 2, 2] (of a weight
-/// gradient).
-pub(super) fn from_space_to_depth(rearranged: &[f32], filters: &mut [f32]) {
-    filters
-        .par_chunks_mut(16)
-        .zip(rearranged.par_chunks(16))
-        .for_each(|(filter, rearranged)| {
-            for (at, &tap) in rearranged.iter().enumerate() {
-                filter[space_to_depth_tap(at / 4, at % 4)] = tap;
-            }
-        });
 }

@@ -25,9 +25,11 @@
 //!
 //! - here: the algorithms, when a convolution is computed so, and its plan;
 //! - `layout`: where a plan's planes sit in the tensors (space-to-depth, phases);
-//! - `plan`: the weights' transform and the products, image group by image group;
+//! - `plan`: the products, image group by image group;
+//! - `filters`: the weights' transform, and the weight gradient's back;
 //! - `transforms`: the transforms of input blocks, outputs and output gradients.
 
+mod filters;
 mod layout;
 mod plan;
 mod transforms;
@@ -35,7 +37,7 @@ mod transforms;
 use rayon::prelude::*;
 
 use super::im2col::{Geometry, with_scratch};
-use layout::{Layout, from_space_to_depth};
+use layout::Layout;
 use plan::{Part, Plan};
 
 /// Positions of the 4x4 transforms: the number of products.
@@ -145,13 +147,15 @@ const F3X2: Minimal = Minimal {
     },
 };
 
-/// Channels in and out, and output pixels of each part (per image, and over the batch), from
-/// which the transforms cost less than the multiplications they save: the weights' transform
-/// is per call, the savings per pixel (BENCHMARKS.md: slower from the images' 3 or 6 channels,
-/// on 8x8 maps at any batch, and on 16x16 ones alone; faster from 32x32, or 16x16 in a batch of
-/// four).
+/// Channels in and out, and output pixels of each part per image, from which the transforms
+/// can cost less than the multiplications they save: the weights' transform is per call, the
+/// savings per pixel (BENCHMARKS.md: slower from the images' 3 or 6 channels and on 8x8 maps
+/// at any batch).
 const MIN_CHANNELS: usize = 16;
 const MIN_PIXELS: usize = 15 * 15;
+
+/// Output pixels of each part over the batch from which the strided 4x4 convolutions pay:
+/// slower on 16x16 maps alone, faster from 32x32, or 16x16 in a batch of four (BENCHMARKS.md).
 const MIN_BATCH_PIXELS: usize = 31 * 31;
 
 /// [`MIN_BATCH_PIXELS`] for the stride-1 convolutions (3x3, and the 4x4 ones' phases), whose
@@ -175,7 +179,7 @@ impl Geometry {
     /// outputs), each with about a quarter of its pixels.
     pub(super) fn fits_winograd(&self, out_channels: usize, batch: usize) -> bool {
         let three = self.kernel == 3 && self.stride == 1 && self.padding <= 2;
-        let phases = self.kernel == 4 && self.stride == 1 && self.padding <= 3;
+        let phases = self.phased() && self.padding <= 3;
         let pixels = self.part_pixels();
         let min_batch_pixels = if self.strided() {
             MIN_BATCH_PIXELS
@@ -191,7 +195,9 @@ impl Geometry {
     }
 
     /// Whether the weight gradient of a convolution that [`Self::fits_winograd`] is computed by
-    /// the transforms too: see [`MIN_BATCH_PIXELS_4X4_GRADIENT`].
+    /// the transforms too: a 4x4 one's from [`MIN_BATCH_PIXELS_4X4_GRADIENT`] pixels a part
+    /// over the batch, or from [`MIN_BATCH_PIXELS`] in each image (where the strided ones pay
+    /// alone).
     pub(super) fn winograd_sums_pay(&self, batch: usize) -> bool {
         let pixels = self.part_pixels();
         self.kernel != 4
@@ -203,11 +209,16 @@ impl Geometry {
     /// outputs, counted at the largest one's size (16x16 for a 31x31 output, whose phases at
     /// batch 4 pay as 16x16 maps do: BENCHMARKS.md, 2026-12-07 (second)).
     fn part_pixels(&self) -> usize {
-        if self.kernel == 4 && self.stride == 1 {
+        if self.phased() {
             self.out_h.div_ceil(2) * self.out_w.div_ceil(2)
         } else {
             self.out_h * self.out_w
         }
+    }
+
+    /// A 4x4 stride-1 convolution: four parts, the phases of its outputs ([`Self::plan`]).
+    fn phased(&self) -> bool {
+        self.kernel == 4 && self.stride == 1
     }
 
     /// A 4x4 stride-2 convolution with padding 1: a 2x2 one after space-to-depth.
@@ -237,7 +248,7 @@ impl Geometry {
         weights: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        if self.kernel == 4 && self.stride == 1 {
+        if self.phased() {
             // Itself a 4x4 stride-1 convolution, whose parts' outputs are the phases of the
             // images; the parts of the adjoint of this one would each reach every pixel.
             let adjoint = Geometry {
@@ -268,14 +279,7 @@ impl Geometry {
         grads: &[f32],
         out_channels: usize,
     ) -> Vec<f32> {
-        let plan = self.plan(out_channels);
-        let taps = plan.weight_gradient(images, grads);
-        if self.kernel != 4 {
-            return taps;
-        }
-        let mut gradient = vec![0f32; taps.len()];
-        from_space_to_depth(&taps, &mut gradient);
-        gradient
+        self.plan(out_channels).weight_gradient(images, grads)
     }
 
     /// The convolution as parts of Winograd's transforms: one for 3x3 stride-1 and 4x4

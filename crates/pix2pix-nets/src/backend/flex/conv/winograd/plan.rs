@@ -3,8 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::layout::{Layout, space_to_depth_tap};
-use super::transforms::{Arch, combine, tables};
+use super::layout::Layout;
 use super::{Minimal, XI};
 use crate::backend::flex::conv::gemm::matmul_on_this_thread;
 use crate::backend::flex::conv::im2col::with_scratch;
@@ -14,10 +13,6 @@ use crate::backend::flex::conv::kernel::{images_per_group, transpose_into};
 /// tiles make a narrow product that streams the whole of U_ξ for them (BENCHMARKS.md; more
 /// tiles per group saved little and raised the peak memory of the large batches).
 const GROUP_TILES: usize = 256;
-
-/// (out, in) pairs per block of the weights' transform: the block's taps (up to 9 x 512 values)
-/// stay in the first-level cache.
-const WEIGHT_BLOCK: usize = 512;
 
 /// A stride-1 convolution with zero padding from planes [channels, height, width] to
 /// [out_channels, out_h, out_w] (each side: input + 2 x padding - kernel + 1), whose input
@@ -91,15 +86,21 @@ impl Part {
 /// part of its output (a phase): their tiles sit side by side in the products.
 pub(super) struct Plan {
     parts: Vec<Part>,
+    /// Whether [`Self::convolve`] reads its transformed filters transposed, [ξ, channels,
+    /// out_channels]: an adjoint's are those of the plan it is the adjoint of.
+    transposed_filters: bool,
 }
 
 impl Plan {
     pub(super) fn new(parts: Vec<Part>) -> Plan {
-        Plan { parts }
+        Plan {
+            parts,
+            transposed_filters: false,
+        }
     }
 
     /// What the parts share.
-    fn first(&self) -> &Part {
+    pub(super) fn first(&self) -> &Part {
         &self.parts[0]
     }
 
@@ -116,7 +117,10 @@ impl Plan {
             1,
             "only a plan of one part has an adjoint plan"
         );
-        Plan::new(vec![self.first().adjoint()])
+        Plan {
+            parts: vec![self.first().adjoint()],
+            transposed_filters: true,
+        }
     }
 
     /// One image's tiles, over all the parts.
@@ -143,79 +147,8 @@ impl Plan {
         })
     }
 
-    /// `filters` = the weights [out_channels, in, k, k] as the parts' filters transformed,
-    /// G w Gᵀ: 16 matrices [ξ, out_channels, channels]; for the `adjoint`, flipped and
-    /// transposed first: [ξ, channels, out_channels].
-    ///
-    /// In one pass, a block of pairs at a time: the block's taps gathered from the weights as
-    /// stored, then its 16 transformed values (the filters are up to 128 MB for the U-Net's
-    /// inner layers, which passes over the whole of them would read and write again and again).
-    pub(super) fn transform_weights(&self, weights: &[f32], adjoint: bool, filters: &mut [f32]) {
-        let Part {
-            algorithm,
-            channels,
-            out_channels,
-            inputs,
-            ..
-        } = *self.first();
-        let (kernel, pairs) = (algorithm.kernel, self.pairs());
-        let taps_per_filter = kernel * kernel;
-        let space_to_depth = inputs.planes_per_plane() == 4;
-        // The pairs in the products' order, (out, in), or (in, out) for the adjoint: the lines
-        // run along the second.
-        let (line_len, pairs_per_line) = if adjoint {
-            (out_channels, channels)
-        } else {
-            (channels, out_channels)
-        };
-        debug_assert_eq!(line_len * pairs_per_line, pairs);
-        // blocks[b]: block b of each of the 16 filters [ξ].
-        let mut blocks: Vec<Vec<&mut [f32]>> = (0..pairs.div_ceil(WEIGHT_BLOCK))
-            .map(|_| Vec::with_capacity(XI))
-            .collect();
-        for line in filters[..XI * pairs].chunks_mut(pairs) {
-            for (block, segment) in blocks.iter_mut().zip(line.chunks_mut(WEIGHT_BLOCK)) {
-                block.push(segment);
-            }
-        }
-        let (tables, arch) = (tables(algorithm.filter), Arch::new());
-        blocks
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(block, mut segments)| {
-                let mut taps = [[0f32; WEIGHT_BLOCK]; 9];
-                let first = block * WEIGHT_BLOCK;
-                let (mut outer, mut inner) = (first / line_len, first % line_len);
-                for q in 0..segments[0].len() {
-                    let (o, ch) = if adjoint {
-                        (inner, outer)
-                    } else {
-                        (outer, inner)
-                    };
-                    for (k, taps) in taps[..taps_per_filter].iter_mut().enumerate() {
-                        let k = if adjoint { taps_per_filter - 1 - k } else { k };
-                        taps[q] = if space_to_depth {
-                            weights
-                                [(o * channels / 4 + ch / 4) * 16 + space_to_depth_tap(ch % 4, k)]
-                        } else {
-                            weights[(o * channels + ch) * taps_per_filter + k]
-                        };
-                    }
-                    inner += 1;
-                    if inner == line_len {
-                        (outer, inner) = (outer + 1, 0);
-                    }
-                }
-                arch.dispatch(|| {
-                    for (segment, table) in segments.iter_mut().zip(&tables) {
-                        combine(segment, table, |r, c| &taps[kernel * r + c][..]);
-                    }
-                });
-            });
-    }
-
     /// The convolution of images[batch, in_image] with the transformed weights `filters`
-    /// [ξ, out_channels, channels].
+    /// [ξ, out_channels, channels], or [ξ, channels, out_channels] read transposed.
     pub(super) fn convolve(&self, images: &[f32], filters: &[f32]) -> Vec<f32> {
         let first = self.first();
         let (tiles, in_image, out_image) = (self.tiles(), first.in_image(), first.out_image());
@@ -243,7 +176,12 @@ impl Plan {
                         .par_chunks_mut(out_channels * n)
                         .enumerate()
                         .for_each(|(xi, product)| {
-                            let filter = (&filters[xi * out_channels * depth..], 1, depth as isize);
+                            let filter = &filters[xi * out_channels * depth..];
+                            let filter = if self.transposed_filters {
+                                (filter, out_channels as isize, 1)
+                            } else {
+                                (filter, 1, depth as isize)
+                            };
                             let input = (&inputs[xi * n..], 1, (XI * n) as isize);
                             let shape = (out_channels, n, depth);
                             matmul_on_this_thread(shape, product, filter, input, false);
@@ -258,49 +196,24 @@ impl Plan {
         outputs
     }
 
-    /// The weight gradient [out_channels, channels, kernel, kernel]: for each ξ, the sum over
-    /// the tiles of the transformed input times the transformed output gradient, transformed
-    /// back.
+    /// The weight gradient as the weights are stored, [out_channels, in, k, k] (the tensor's
+    /// channels and kernel): for each ξ, the sum over the tiles of the transformed input times
+    /// the transformed output gradient, transformed back.
     pub(super) fn weight_gradient(&self, images: &[f32], grads: &[f32]) -> Vec<f32> {
-        let Part {
-            algorithm,
-            channels,
-            out_channels,
-            ..
-        } = *self.first();
-        let pairs = self.pairs();
-        let taps_per_filter = algorithm.kernel * algorithm.kernel;
-        let mut gradient = vec![0f32; pairs * taps_per_filter];
-        // sums[ξ, in, out]; then taps[k, in, out] = (Gᵀ sum G)[k], then gradient[out, in, k]
-        with_scratch(XI * pairs, |sums| {
+        let kernel = self.first().algorithm.kernel;
+        let mut gradient = vec![0f32; self.pairs() * kernel * kernel];
+        with_scratch(XI * self.pairs(), |sums| {
             self.sum_products(images, grads, sums);
-            with_scratch(taps_per_filter * pairs, |taps| {
-                let (tables, arch) = (tables(algorithm.filter.transpose()), Arch::new());
-                taps.par_chunks_mut(pairs)
-                    .zip(&tables)
-                    .for_each(|(line, table)| {
-                        arch.dispatch(|| combine(line, table, |i, j| &sums[(4 * i + j) * pairs..]));
-                    });
-                gradient
-                    .par_chunks_mut(channels * taps_per_filter)
-                    .enumerate()
-                    .for_each(|(o, filters)| {
-                        for (c, filter) in filters.chunks_exact_mut(taps_per_filter).enumerate() {
-                            for (k, tap) in filter.iter_mut().enumerate() {
-                                *tap = taps[k * pairs + c * out_channels + o];
-                            }
-                        }
-                    });
-            })
+            self.transform_sums(sums, &mut gradient);
         });
         gradient
     }
 
-    /// sums[ξ, in, out] = the sum over the images' tiles of their transformed inputs times
-    /// their transformed output gradients.
+    /// sums[ξ, out, in] = the sum over the images' tiles of their transformed output gradients
+    /// times their transformed inputs.
     ///
-    /// The sums are products over the tiles, computed as [in, out] = inputs [in, tiles] x
-    /// grads [tiles, out] with the grads transposed to tile-major rows first: gemm packs that
+    /// The sums are products over the tiles, computed as [out, in] = grads [out, tiles] x
+    /// inputs [tiles, in] with the inputs transposed to tile-major rows first: gemm packs that
     /// pair of layouts at its full rate, and the one with the tiles along the rows of both at
     /// half of it (BENCHMARKS.md).
     fn sum_products(&self, images: &[f32], grads: &[f32], sums: &mut [f32]) {
@@ -329,12 +242,12 @@ impl Plan {
                         .par_chunks_mut(self.pairs())
                         .enumerate()
                         .for_each(|(xi, sum)| {
-                            with_scratch(out_channels * n, |outputs_t| {
-                                let outputs = &outputs[xi * n..];
-                                transpose_into(outputs, XI * n, out_channels, n, outputs_t);
-                                let lhs = (&inputs[xi * n..], 1, (XI * n) as isize);
-                                let rhs = (&*outputs_t, 1, out_channels as isize);
-                                let shape = (channels, out_channels, n);
+                            with_scratch(channels * n, |inputs_t| {
+                                let inputs = &inputs[xi * n..];
+                                transpose_into(inputs, XI * n, channels, n, inputs_t);
+                                let lhs = (&outputs[xi * n..], 1, (XI * n) as isize);
+                                let rhs = (&*inputs_t, 1, channels as isize);
+                                let shape = (out_channels, channels, n);
                                 matmul_on_this_thread(shape, sum, lhs, rhs, first > 0);
                             })
                         });

@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 pub(super) use pulp::Arch;
+use pulp::{Simd, WithSimd};
 
 use super::plan::{Part, Slot};
 use super::{Matrix, XI};
@@ -59,11 +60,9 @@ impl Part {
                         let d = |r: usize, c: usize| {
                             &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
                         };
-                        arch.dispatch(|| {
-                            for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
-                                combine(&mut line[slot.offset..][..tiles], table, d);
-                            }
-                        });
+                        let lines = blocks.chunks_exact_mut(slot.stride);
+                        let lines = lines.map(|line| &mut line[slot.offset..][..tiles]);
+                        combine(arch, lines, &tables, d);
                     }
                 })
             });
@@ -86,11 +85,7 @@ impl Part {
                     for channel in plane * per_plane..(plane + 1) * per_plane {
                         let first = channel * slot.stride + slot.offset;
                         let m = |i: usize, j: usize| &products[(4 * i + j) * per_xi + first..];
-                        arch.dispatch(|| {
-                            for (values, table) in tiled.chunks_exact_mut(tiles).zip(&tables) {
-                                combine(values, table, m);
-                            }
-                        });
+                        combine(arch, tiled.chunks_exact_mut(tiles), &tables, m);
                         let at = self.outputs.place(channel);
                         for y in 0..self.out_h {
                             let row = at.row + (at.step * y) as isize;
@@ -140,11 +135,9 @@ impl Part {
                         }
                     }
                     let g = |a: usize, b: usize| &tiled[(a * tile + b) * tiles..];
-                    arch.dispatch(|| {
-                        for (line, table) in blocks.chunks_exact_mut(slot.stride).zip(&tables) {
-                            combine(&mut line[slot.offset..][..tiles], table, g);
-                        }
-                    });
+                    let lines = blocks.chunks_exact_mut(slot.stride);
+                    let lines = lines.map(|line| &mut line[slot.offset..][..tiles]);
+                    combine(arch, lines, &tables, g);
                 })
             });
     }
@@ -201,7 +194,7 @@ fn scatter<'a>(
 }
 
 /// The nonzero terms of each value (i, j) of F x Fᵀ, row by row: (r, c, F[i][r] F[j][c]).
-pub(super) fn tables(f: Matrix) -> Vec<Vec<(usize, usize, f32)>> {
+pub(super) fn tables(f: Matrix) -> Tables {
     let mut tables = Vec::with_capacity(f.rows * f.rows);
     for i in 0..f.rows {
         for j in 0..f.rows {
@@ -220,32 +213,68 @@ pub(super) fn tables(f: Matrix) -> Vec<Vec<(usize, usize, f32)>> {
     tables
 }
 
-/// out[t] = the sum over the terms (r, c, weight) of weight x x(r, c)[t], where x(r, c) is a
-/// slice at least as long as out: in one pass for the counts the transforms have.
-#[inline(always)]
-pub(super) fn combine<'a>(
-    out: &mut [f32],
-    terms: &[(usize, usize, f32)],
+/// Tables of terms, each the nonzero terms of one value of a transform.
+pub(super) type Tables = Vec<Vec<(usize, usize, f32)>>;
+
+/// For each table and its line `out` of `lines`: out[t] = the sum over the table's terms
+/// (r, c, weight) of weight x x(r, c)[t], where x(r, c) is a slice at least as long as out. In
+/// one pass over each line, compiled for the CPU's vectors.
+pub(super) fn combine<'o, 'a>(
+    arch: Arch,
+    lines: impl Iterator<Item = &'o mut [f32]>,
+    tables: &Tables,
     x: impl Fn(usize, usize) -> &'a [f32],
 ) {
-    match terms.len() {
-        1 => combine_n::<1>(out, terms, x),
-        2 => combine_n::<2>(out, terms, x),
-        3 => combine_n::<3>(out, terms, x),
-        4 => combine_n::<4>(out, terms, x),
-        6 => combine_n::<6>(out, terms, x),
-        9 => combine_n::<9>(out, terms, x),
-        _ => {
-            out.fill(0.0);
-            for &(r, c, weight) in terms {
-                for (value, x) in out.iter_mut().zip(x(r, c)) {
-                    *value += weight * x;
+    arch.dispatch(Combinations { lines, tables, x });
+}
+
+/// [`combine`] through pulp's dispatch, which runs it inside a function compiled for the CPU's
+/// vectors: its loops are in `#[inline(always)]` functions, so they are compiled there too (a
+/// closure's body would be compiled apart, for the baseline CPU: SSE2 on x86-64).
+struct Combinations<'t, L, X> {
+    lines: L,
+    tables: &'t Tables,
+    x: X,
+}
+
+impl<'o, 'a, L, X> WithSimd for Combinations<'_, L, X>
+where
+    L: Iterator<Item = &'o mut [f32]>,
+    X: Fn(usize, usize) -> &'a [f32],
+{
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) {
+        let Combinations { lines, tables, x } = self;
+        for (out, terms) in lines.zip(tables) {
+            match terms.len() {
+                1 => combine_n::<1>(out, terms, &x),
+                2 => combine_n::<2>(out, terms, &x),
+                3 => combine_n::<3>(out, terms, &x),
+                4 => combine_n::<4>(out, terms, &x),
+                6 => combine_n::<6>(out, terms, &x),
+                9 => combine_n::<9>(out, terms, &x),
+                _ => {
+                    out.fill(0.0);
+                    for &(r, c, weight) in terms {
+                        for (value, x) in out.iter_mut().zip(x(r, c)) {
+                            *value += weight * x;
+                        }
+                    }
                 }
             }
         }
     }
 }
 
+/// f32 lanes of the widest vectors (AVX-512): [`combine_n`]'s blocks.
+const LANES: usize = 16;
+
+/// A line of [`combine`] for N terms, a block of [`LANES`] values at a time, the last one
+/// overlapping the one before where the line has no whole number of blocks: loops of fixed
+/// sizes have no bounds to check, which otherwise left up to 32 values of every line to a
+/// scalar loop.
 #[inline(always)]
 fn combine_n<'a, const N: usize>(
     out: &mut [f32],
@@ -255,11 +284,27 @@ fn combine_n<'a, const N: usize>(
     let len = out.len();
     let slices: [&[f32]; N] = std::array::from_fn(|k| &x(terms[k].0, terms[k].1)[..len]);
     let weights: [f32; N] = std::array::from_fn(|k| terms[k].2);
-    for (t, value) in out.iter_mut().enumerate() {
-        let mut sum = weights[0] * slices[0][t];
-        for k in 1..N {
-            sum += weights[k] * slices[k][t];
+    if len < LANES {
+        for (t, value) in out.iter_mut().enumerate() {
+            *value = (0..N).map(|k| weights[k] * slices[k][t]).sum();
         }
-        *value = sum;
+        return;
     }
+    let starts = (0..len - LANES).step_by(LANES).chain([len - LANES]);
+    for start in starts {
+        let sources = std::array::from_fn(|k| slices[k][start..][..LANES].try_into().unwrap());
+        out[start..][..LANES].copy_from_slice(&block_sums(&weights, sources));
+    }
+}
+
+/// The weighted sums of one block of N sources.
+#[inline(always)]
+fn block_sums<const N: usize>(weights: &[f32; N], sources: [&[f32; LANES]; N]) -> [f32; LANES] {
+    let mut sums: [f32; LANES] = std::array::from_fn(|i| weights[0] * sources[0][i]);
+    for k in 1..N {
+        for (sum, &x) in sums.iter_mut().zip(sources[k]) {
+            *sum += weights[k] * x;
+        }
+    }
+    sums
 }
