@@ -164,11 +164,12 @@ const MIN_BATCH_PIXELS: usize = 31 * 31;
 /// (BENCHMARKS.md, 2026-12-07 (second)).
 const MIN_BATCH_PIXELS_STRIDE_1: usize = 2 * 16 * 16;
 
-/// [`MIN_BATCH_PIXELS`] for the weight gradients of the 4x4 convolutions, whose 16 sums have, after
-/// space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256 layer), each
-/// written by the products, read by the transform back: since images are grouped in the column
-/// products, 16x16 maps pay in a batch of eight but not in one of four (BENCHMARKS.md,
-/// 2026-12-07).
+/// [`MIN_BATCH_PIXELS`] for the weight gradients of the strided 4x4 convolutions, whose 16 sums
+/// have, after space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256
+/// layer), each written by the products, read by the transform back: since images are grouped
+/// in the column products, 16x16 maps pay in a batch of eight but not in one of four
+/// (BENCHMARKS.md, 2026-12-07). A 4x4 stride-1 convolution's four phases share one set of sums,
+/// and its weight gradient pays where the convolution does (2026-12-07 (third)).
 const MIN_BATCH_PIXELS_4X4_GRADIENT: usize = 45 * 45;
 
 impl Geometry {
@@ -195,12 +196,11 @@ impl Geometry {
     }
 
     /// Whether the weight gradient of a convolution that [`Self::fits_winograd`] is computed by
-    /// the transforms too: a 4x4 one's from [`MIN_BATCH_PIXELS_4X4_GRADIENT`] pixels a part
-    /// over the batch, or from [`MIN_BATCH_PIXELS`] in each image (where the strided ones pay
-    /// alone).
+    /// the transforms too: a strided 4x4 one's from [`MIN_BATCH_PIXELS_4X4_GRADIENT`] pixels a
+    /// part over the batch, or from [`MIN_BATCH_PIXELS`] in each image (where they pay alone).
     pub(super) fn winograd_sums_pay(&self, batch: usize) -> bool {
         let pixels = self.part_pixels();
-        self.kernel != 4
+        !self.strided()
             || pixels >= MIN_BATCH_PIXELS
             || batch * pixels >= MIN_BATCH_PIXELS_4X4_GRADIENT
     }
