@@ -8,6 +8,9 @@
 //!    columns x grad^T followed by a transpose.
 //! 3. Winograd's 16 products of one shape (src/backend/flex/conv/winograd/plan.rs): one after
 //!    the other, each on gemm's threads, against side by side, each on one thread.
+//! 4. Small results over long sums (the weight gradients of the first and last layers, and of
+//!    the ResNet's strided ones; src/backend/flex/conv/gemm.rs): one product on gemm's threads,
+//!    against the sums split in two, a part on each thread, added at the end.
 //!
 //! `cargo run --release -p pix2pix-nets --example gemm_layouts`. Shapes are (output channels,
 //! depth = input channels x k x k, output pixels) of layers of unet_256, resnet_9blocks and the
@@ -191,6 +194,49 @@ fn sixteen_products(out: usize, depth: usize, tiles: usize) -> [f64; 2] {
     [one_after_the_other, millis(side_by_side)]
 }
 
+/// Milliseconds of the weight gradient computed transposed, columns [depth, pixels] x grad^T
+/// [pixels, out], as one product on gemm's threads, and as the sums over each half of the
+/// pixels side by side, on one thread each, added at the end. Each timed after a call untimed.
+fn split_sums(out: usize, depth: usize, pixels: usize) -> [f64; 2] {
+    let (columns, grad) = (vec![0.25; depth * pixels], vec![0.1; out * pixels]);
+    let mut product = vec![0.0; depth * out];
+    let p = pixels as isize;
+    let mut whole = || {
+        matmul(
+            depth,
+            out,
+            pixels,
+            &mut product,
+            (&columns, 1, p),
+            (&grad, p, 1),
+        )
+    };
+    whole();
+    let whole = millis(whole);
+    let half = pixels / 2;
+    let mut halves = || {
+        let mut sums: Vec<Vec<f32>> = vec![vec![0.0; depth * out]; 2];
+        sums.par_iter_mut().enumerate().for_each(|(part, sums)| {
+            let (start, len) = (part * half, if part == 0 { half } else { pixels - half });
+            let (columns, grad) = ((&columns[start..], 1, p), (&grad[start..], p, 1));
+            gemm_on(
+                depth,
+                out,
+                len,
+                sums,
+                columns,
+                grad,
+                gemm::Parallelism::None,
+            );
+        });
+        for (value, (a, b)) in product.iter_mut().zip(sums[0].iter().zip(&sums[1])) {
+            *value = a + b;
+        }
+    };
+    halves();
+    [whole, millis(halves)]
+}
+
 fn main() {
     const REPEATS: usize = 5;
     println!("grouping: per-image ms of forward / input gradient / weight gradient");
@@ -243,6 +289,19 @@ fn main() {
         ("resnet block 3x3 64x64", 256, 256, 1024),
     ] {
         let [a, b] = medians(REPEATS, || sixteen_products(out, depth, tiles));
+        println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
+    }
+    println!("weight gradient, small results: ms on gemm's threads / the sums split in two");
+    for (name, out, depth, pixels) in [
+        ("unet_256 D in 6->64", 64, 96, 16384),
+        ("unet_256 G out 128->3", 128, 48, 16384),
+        ("unet_128 b8 D in, an image", 64, 96, 4096),
+        ("resnet 7x7 in 256x256", 64, 147, 65536),
+        ("resnet down 64->128", 128, 576, 16384),
+        ("resnet down 128->256", 256, 1152, 4096),
+        ("resnet block 3x3 64x64", 256, 2304, 4096),
+    ] {
+        let [a, b] = medians(REPEATS, || split_sums(out, depth, pixels));
         println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
     }
 }
