@@ -237,8 +237,24 @@ fn split_sums(out: usize, depth: usize, pixels: usize) -> [f64; 2] {
     [whole, millis(halves)]
 }
 
+/// Repetitions of each measurement, interleaved.
+const REPEATS: usize = 5;
+
+/// Prints `title`, then for each shape (name, out, depth, pixels or tiles) the medians of the
+/// two ways `measure` times and their ratio.
+fn two_ways(
+    title: &str,
+    shapes: &[(&str, usize, usize, usize)],
+    measure: fn(usize, usize, usize) -> [f64; 2],
+) {
+    println!("{title}");
+    for &(name, out, depth, size) in shapes {
+        let [a, b] = medians(REPEATS, || measure(out, depth, size));
+        println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
+    }
+}
+
 fn main() {
-    const REPEATS: usize = 5;
     println!("grouping: per-image ms of forward / input gradient / weight gradient");
     for (name, out, depth, pixels) in [
         ("unet_256 down 32->16", 512, 4096, 256),
@@ -268,40 +284,40 @@ fn main() {
             show(four)
         );
     }
-    println!("weight gradient: ms as stored / transposed + transpose");
-    for (name, out, depth, pixels) in [
-        ("resnet block 3x3 64x64", 256, 2304, 4096),
-        ("resnet 7x7 out 256x256", 3, 3136, 65536),
-        ("resnet 7x7 in 256x256", 64, 147, 65536),
-        ("unet_256 down 128->64", 128, 1024, 4096),
-        ("unet_256 down 32->16", 512, 4096, 256),
-        ("patchgan 4x4 s1 31x31", 512, 4096, 961),
-    ] {
-        let [a, b] = medians(REPEATS, || weight_gradients(out, depth, pixels));
-        println!("{name:24} {a:8.1} / {b:8.1}  ({:.2})", b / a);
-    }
-    println!("Winograd's 16 products: ms one after the other / side by side");
-    for (name, out, depth, tiles) in [
-        ("unet_128 b8 64->128 64x64", 128, 256, 242),
-        ("unet_128 b8 128->256 32x32", 256, 512, 144),
-        ("unet_256 b1 64->128 128x128", 128, 256, 484),
-        ("patchgan 4x4 s1 31x31 b4", 512, 1024, 242),
-        ("resnet block 3x3 64x64", 256, 256, 1024),
-    ] {
-        let [a, b] = medians(REPEATS, || sixteen_products(out, depth, tiles));
-        println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
-    }
-    println!("weight gradient, small results: ms on gemm's threads / the sums split in two");
-    for (name, out, depth, pixels) in [
-        ("unet_256 D in 6->64", 64, 96, 16384),
-        ("unet_256 G out 128->3", 128, 48, 16384),
-        ("unet_128 b8 D in, an image", 64, 96, 4096),
-        ("resnet 7x7 in 256x256", 64, 147, 65536),
-        ("resnet down 64->128", 128, 576, 16384),
-        ("resnet down 128->256", 256, 1152, 4096),
-        ("resnet block 3x3 64x64", 256, 2304, 4096),
-    ] {
-        let [a, b] = medians(REPEATS, || split_sums(out, depth, pixels));
-        println!("{name:28} {a:8.2} / {b:8.2}  ({:.2})", b / a);
-    }
+    two_ways(
+        "weight gradient: ms as stored / transposed + transpose",
+        &[
+            ("resnet block 3x3 64x64", 256, 2304, 4096),
+            ("resnet 7x7 out 256x256", 3, 3136, 65536),
+            ("resnet 7x7 in 256x256", 64, 147, 65536),
+            ("unet_256 down 128->64", 128, 1024, 4096),
+            ("unet_256 down 32->16", 512, 4096, 256),
+            ("patchgan 4x4 s1 31x31", 512, 4096, 961),
+        ],
+        weight_gradients,
+    );
+    two_ways(
+        "Winograd's 16 products (out, depth, tiles): ms one after the other / side by side",
+        &[
+            ("unet_128 b8 64->128 64x64", 128, 256, 242),
+            ("unet_128 b8 128->256 32x32", 256, 512, 144),
+            ("unet_256 b1 64->128 128x128", 128, 256, 484),
+            ("patchgan 4x4 s1 31x31 b4", 512, 1024, 242),
+            ("resnet block 3x3 64x64", 256, 256, 1024),
+        ],
+        sixteen_products,
+    );
+    two_ways(
+        "weight gradient, small results: ms on gemm's threads / the sums split in two",
+        &[
+            ("unet_256 D in 6->64", 64, 96, 16384),
+            ("unet_256 G out 128->3", 128, 48, 16384),
+            ("unet_128 b8 D in, an image", 64, 96, 4096),
+            ("resnet 7x7 in 256x256", 64, 147, 65536),
+            ("resnet down 64->128", 128, 576, 16384),
+            ("resnet down 128->256", 256, 1152, 4096),
+            ("resnet block 3x3 64x64", 256, 2304, 4096),
+        ],
+        split_sums,
+    );
 }
