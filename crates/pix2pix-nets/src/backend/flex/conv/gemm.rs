@@ -2,6 +2,8 @@
 
 use rayon::prelude::*;
 
+use super::im2col::with_scratch;
+
 /// A row-major or transposed view of a matrix for [`matmul`]: (data, column stride, row stride).
 pub(super) type View<'a> = (&'a [f32], isize, isize);
 
@@ -88,7 +90,7 @@ fn parts_of_sum(m: usize, n: usize, k: usize) -> usize {
 }
 
 /// [`matmul`] in `parts` products side by side, each on one thread over a stretch of k, summed
-/// at the end: the first into dst, the others into scratch of their own.
+/// at the end: the first into dst, the others into scratch.
 fn split_sum(
     parts: usize,
     (m, n, k): (usize, usize, usize),
@@ -97,7 +99,7 @@ fn split_sum(
     rhs: View,
     accumulate: bool,
 ) {
-    let depth = k.div_ceil(parts);
+    let (depth, values) = (k.div_ceil(parts), m * n);
     // Part p's stretch of k: lhs's columns and rhs's rows from p x depth.
     let part = |p: usize| {
         let start = p * depth;
@@ -106,28 +108,28 @@ fn split_sum(
         (depth.min(k - start), lhs, rhs)
     };
     let single = gemm::Parallelism::None;
-    let ((), others) = rayon::join(
-        || {
-            let (depth, lhs, rhs) = part(0);
-            product(m, n, depth, dst, lhs, rhs, accumulate, single);
-        },
-        || {
-            (1..parts)
-                .into_par_iter()
-                .map(|p| {
-                    let (depth, lhs, rhs) = part(p);
-                    let mut sums = vec![0f32; m * n];
-                    product(m, n, depth, &mut sums, lhs, rhs, false, single);
-                    sums
-                })
-                .collect::<Vec<_>>()
-        },
-    );
-    for sums in others {
-        for (value, sum) in dst[..m * n].iter_mut().zip(sums) {
-            *value += sum;
+    with_scratch((parts - 1) * values, |others| {
+        rayon::join(
+            || {
+                let (depth, lhs, rhs) = part(0);
+                product(m, n, depth, dst, lhs, rhs, accumulate, single);
+            },
+            || {
+                others
+                    .par_chunks_mut(values)
+                    .enumerate()
+                    .for_each(|(p, sums)| {
+                        let (depth, lhs, rhs) = part(p + 1);
+                        product(m, n, depth, sums, lhs, rhs, false, single);
+                    })
+            },
+        );
+        for sums in others.chunks(values) {
+            for (value, sum) in dst[..values].iter_mut().zip(sums) {
+                *value += sum;
+            }
         }
-    }
+    });
 }
 
 /// [`matmul`] on the calling thread alone, for callers that compute several products side by
