@@ -122,8 +122,9 @@ fn equals_burns_convolutions_and_their_gradients() {
         (4, 2, 1, false, 0, 67, [17, 16]),
         (4, 2, 1, true, 0, 32, [16, 16]),
         (4, 2, 1, true, 1, 33, [20, 18]),
-        // 4x4 at stride 1 as four phases of those (maps four times as large): phases of two
-        // sizes, an even side, the widest padding, a transposed one.
+        // 4x4 at stride 1 by F(2x2, 4x4): in groups of two images and one, odd and even
+        // sides, no padding and the widest, a transposed one.
+        (4, 1, 1, false, 0, 20, [16, 16]),
         (4, 1, 1, false, 0, 54, [16, 16]),
         (4, 1, 0, false, 0, 57, [16, 17]),
         (4, 1, 3, false, 0, 51, [17, 16]),
@@ -278,8 +279,8 @@ fn groups_images_evenly_within_the_bound() {
 }
 
 /// Winograd's transforms take the networks' layers where they paid (BENCHMARKS.md): the strided
-/// 4x4 ones from 32x32 outputs alone, or 16x16 in a batch of four, the stride-1 ones (3x3, and
-/// the 4x4 ones' phases, 16x16 for a 31x31 output) from 16x16 in a batch of two, their weight
+/// 4x4 ones from 32x32 outputs alone, or 16x16 in a batch of four, the stride-1 ones (3x3 and
+/// 4x4) from 16x16 in a batch of two (so 31x31 alone, 15x15 in a batch of four), their weight
 /// gradients too; the weight gradients of the strided 4x4 ones only from 16x16 in a batch of
 /// eight; never 8x8 maps, 3-channel inputs or bf16.
 #[test]
@@ -304,8 +305,12 @@ fn winograd_takes_the_layers_where_it_pays() {
         (4, 2, 256, 16, 8, true, true),
         (4, 2, 512, 8, 16, false, false),
         (4, 2, 3, 64, 1, false, false),
-        (4, 1, 256, 15, 8, false, false),
-        (4, 1, 256, 31, 1, false, false),
+        (4, 1, 256, 7, 16, false, false),
+        (4, 1, 256, 15, 1, false, false),
+        (4, 1, 256, 15, 2, false, false),
+        (4, 1, 256, 15, 4, true, true),
+        (4, 1, 256, 15, 8, true, true),
+        (4, 1, 256, 31, 1, true, true),
         (4, 1, 256, 31, 2, true, true),
         (4, 1, 256, 31, 4, true, true),
         (4, 1, 256, 31, 8, true, true),

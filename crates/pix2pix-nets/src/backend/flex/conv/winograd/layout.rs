@@ -5,17 +5,8 @@
 pub(super) enum Layout {
     /// Plane for plane, pixel for pixel.
     Planes,
-    /// Plane for plane, pixel (i, j) at (2i + row, 2j + col): one of the four phases of a
-    /// stride-1 convolution's outputs.
-    Phase {
-        height: usize,
-        width: usize,
-        row: usize,
-        col: usize,
-    },
     /// Space-to-depth: plane 4c + 2a + b, pixel (i, j) is the tensor's plane c, pixel
-    /// (2i + a + row, 2j + b + col), zero outside it (row and col are minus the padding, plus
-    /// the phase for a stride-1 convolution).
+    /// (2i + a + row, 2j + b + col), zero outside it (row and col are minus the padding).
     SpaceToDepth {
         height: usize,
         width: usize,
@@ -43,12 +34,6 @@ impl Layout {
                 row: 0,
                 col: 0,
             },
-            Layout::Phase { row, col, .. } => Placement {
-                plane: ch,
-                step: 2,
-                row: row as isize,
-                col: col as isize,
-            },
             Layout::SpaceToDepth { row, col, .. } => Placement {
                 plane: ch / 4,
                 step: 2,
@@ -62,7 +47,7 @@ impl Layout {
     pub(super) fn planes_per_plane(self) -> usize {
         match self {
             Layout::SpaceToDepth { .. } => 4,
-            Layout::Planes | Layout::Phase { .. } => 1,
+            Layout::Planes => 1,
         }
     }
 
@@ -70,9 +55,7 @@ impl Layout {
     pub(super) fn tensor_plane(self, height: usize, width: usize) -> (usize, usize) {
         match self {
             Layout::Planes => (height, width),
-            Layout::Phase { height, width, .. } | Layout::SpaceToDepth { height, width, .. } => {
-                (height, width)
-            }
+            Layout::SpaceToDepth { height, width, .. } => (height, width),
         }
     }
 }

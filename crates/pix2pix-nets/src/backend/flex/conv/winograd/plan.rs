@@ -1,10 +1,10 @@
-//! A convolution by Winograd's transforms: the weights' transform and the 16 products, over a
-//! group of images at a time, each image in one or more parts.
+//! A convolution by Winograd's transforms: the weights' transform and the products, over a
+//! group of images at a time.
 
 use rayon::prelude::*;
 
+use super::Minimal;
 use super::layout::Layout;
-use super::{Minimal, XI};
 use crate::backend::flex::conv::gemm::matmul_on_this_thread;
 use crate::backend::flex::conv::im2col::with_scratch;
 use crate::backend::flex::conv::kernel::{images_per_group, transpose_into};
@@ -31,7 +31,7 @@ pub(super) struct Part {
     pub(super) outputs: Layout,
 }
 
-/// Where one part's tiles sit in lines that a group of parts shares: at `offset` in lines of
+/// Where one image's tiles sit in lines that a group of images shares: at `offset` in lines of
 /// `stride` values.
 #[derive(Clone, Copy)]
 pub(super) struct Slot {
@@ -82,97 +82,83 @@ impl Part {
     }
 }
 
-/// The parts of a convolution, which share its filters and sizes and each reach a different
-/// part of its output (a phase): their tiles sit side by side in the products.
+/// A convolution by Winograd's transforms, and how [`Self::convolve`] reads its transformed
+/// filters.
 pub(super) struct Plan {
-    parts: Vec<Part>,
+    part: Part,
     /// Whether [`Self::convolve`] reads its transformed filters transposed, [ξ, channels,
     /// out_channels]: an adjoint's are those of the plan it is the adjoint of.
     transposed_filters: bool,
 }
 
 impl Plan {
-    pub(super) fn new(parts: Vec<Part>) -> Plan {
+    pub(super) fn new(part: Part) -> Plan {
         Plan {
-            parts,
+            part,
             transposed_filters: false,
         }
     }
 
-    /// What the parts share.
-    pub(super) fn first(&self) -> &Part {
-        &self.parts[0]
+    pub(super) fn part(&self) -> &Part {
+        &self.part
+    }
+
+    /// Positions ξ of the transforms: the number of products.
+    pub(super) fn positions(&self) -> usize {
+        self.part.algorithm.positions()
     }
 
     /// (out, in) channel pairs: the values of one transformed filter position.
     pub(super) fn pairs(&self) -> usize {
-        self.first().out_channels * self.first().channels
+        self.part.out_channels * self.part.channels
     }
 
-    /// The adjoint of a plan of one part (the parts of a plan of several each reach every
-    /// input).
+    /// The convolution from the outputs back to the inputs.
     pub(super) fn adjoint(&self) -> Plan {
-        assert_eq!(
-            self.parts.len(),
-            1,
-            "only a plan of one part has an adjoint plan"
-        );
         Plan {
-            parts: vec![self.first().adjoint()],
+            part: self.part.adjoint(),
             transposed_filters: true,
         }
     }
 
-    /// One image's tiles, over all the parts.
-    fn tiles(&self) -> usize {
-        self.parts.iter().map(Part::tiles).sum()
-    }
-
     /// Images per product: see [`images_per_group`].
     fn group(&self, batch: usize) -> usize {
-        images_per_group(GROUP_TILES, self.tiles(), batch)
+        images_per_group(GROUP_TILES, self.part.tiles(), batch)
     }
 
-    /// Each part of each image in a group whose tiles make lines of `stride` values: (the
-    /// image's index in the group, the part, its slot).
-    fn slots(&self, images: usize, stride: usize) -> impl Iterator<Item = (usize, &Part, Slot)> {
-        let tiles = self.tiles();
-        (0..images).flat_map(move |index| {
-            let mut offset = index * tiles;
-            self.parts.iter().map(move |part| {
-                let slot = Slot { offset, stride };
-                offset += part.tiles();
-                (index, part, slot)
-            })
+    /// Each image of a group whose tiles make lines of `stride` values: (its index in the
+    /// group, its slot).
+    fn slots(&self, images: usize, stride: usize) -> impl Iterator<Item = (usize, Slot)> {
+        let tiles = self.part.tiles();
+        (0..images).map(move |index| {
+            let offset = index * tiles;
+            (index, Slot { offset, stride })
         })
     }
 
     /// The convolution of images[batch, in_image] with the transformed weights `filters`
     /// [ξ, out_channels, channels], or [ξ, channels, out_channels] read transposed.
     pub(super) fn convolve(&self, images: &[f32], filters: &[f32]) -> Vec<f32> {
-        let first = self.first();
-        let (tiles, in_image, out_image) = (self.tiles(), first.in_image(), first.out_image());
-        let (out_channels, depth) = (first.out_channels, first.channels);
+        let part = &self.part;
+        let (tiles, in_image, out_image) = (part.tiles(), part.in_image(), part.out_image());
+        let (out_channels, depth, positions) = (part.out_channels, part.channels, self.positions());
         let batch = images.len() / in_image.max(1);
         let group = self.group(batch);
         let mut outputs = vec![0f32; batch * out_image];
-        with_scratch(XI * depth * group * tiles, |inputs| {
-            with_scratch(XI * out_channels * group * tiles, |products| {
+        with_scratch(positions * depth * group * tiles, |inputs| {
+            with_scratch(positions * out_channels * group * tiles, |products| {
                 for (images, outputs) in images
                     .chunks(group * in_image)
                     .zip(outputs.chunks_mut(group * out_image))
                 {
                     let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
-                    for (index, part, slot) in self.slots(count, n) {
-                        part.transform_inputs(
-                            &images[index * in_image..][..in_image],
-                            inputs,
-                            slot,
-                        );
+                    for (index, slot) in self.slots(count, n) {
+                        let image = &images[index * in_image..][..in_image];
+                        part.transform_inputs(image, inputs, slot);
                     }
                     // products[ξ] [out, n] = filters[ξ] [out, in] x inputs[.., ξ, ..] [in, n]
                     let inputs = &*inputs;
-                    products[..XI * out_channels * n]
+                    products[..positions * out_channels * n]
                         .par_chunks_mut(out_channels * n)
                         .enumerate()
                         .for_each(|(xi, product)| {
@@ -182,11 +168,11 @@ impl Plan {
                             } else {
                                 (filter, 1, depth as isize)
                             };
-                            let input = (&inputs[xi * n..], 1, (XI * n) as isize);
+                            let input = (&inputs[xi * n..], 1, (positions * n) as isize);
                             let shape = (out_channels, n, depth);
                             matmul_on_this_thread(shape, product, filter, input, false);
                         });
-                    for (index, part, slot) in self.slots(count, n) {
+                    for (index, slot) in self.slots(count, n) {
                         let output = &mut outputs[index * out_image..][..out_image];
                         part.transform_outputs(products, slot, output);
                     }
@@ -200,9 +186,9 @@ impl Plan {
     /// channels and kernel): for each ξ, the sum over the tiles of the transformed input times
     /// the transformed output gradient, transformed back.
     pub(super) fn weight_gradient(&self, images: &[f32], grads: &[f32]) -> Vec<f32> {
-        let kernel = self.first().algorithm.kernel;
+        let kernel = self.part.algorithm.kernel;
         let mut gradient = vec![0f32; self.pairs() * kernel * kernel];
-        with_scratch(XI * self.pairs(), |sums| {
+        with_scratch(self.positions() * self.pairs(), |sums| {
             self.sum_products(images, grads, sums);
             self.transform_sums(sums, &mut gradient);
         });
@@ -217,35 +203,37 @@ impl Plan {
     /// pair of layouts at its full rate, and the one with the tiles along the rows of both at
     /// half of it (BENCHMARKS.md).
     fn sum_products(&self, images: &[f32], grads: &[f32], sums: &mut [f32]) {
-        let first = self.first();
-        let (tiles, in_image, out_image) = (self.tiles(), first.in_image(), first.out_image());
-        let (out_channels, channels) = (first.out_channels, first.channels);
+        let part = &self.part;
+        let (tiles, in_image, out_image) = (part.tiles(), part.in_image(), part.out_image());
+        let (out_channels, channels, positions) =
+            (part.out_channels, part.channels, self.positions());
         let group = self.group(images.len() / in_image.max(1));
         // Separate buffers, not one: each stays under the size from which malloc maps (and the
         // kernel clears) fresh pages at every call (the pix2pix binary raises that size: its src/main.rs).
-        with_scratch(XI * channels * group * tiles, |inputs| {
-            with_scratch(XI * out_channels * group * tiles, |outputs| {
+        with_scratch(positions * channels * group * tiles, |inputs| {
+            with_scratch(positions * out_channels * group * tiles, |outputs| {
                 for (first, (images, grads)) in images
                     .chunks(group * in_image)
                     .zip(grads.chunks(group * out_image))
                     .enumerate()
                 {
                     let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
-                    for (index, part, slot) in self.slots(count, n) {
+                    for (index, slot) in self.slots(count, n) {
                         let image = &images[index * in_image..][..in_image];
                         part.transform_inputs(image, inputs, slot);
                         let grads = &grads[index * out_image..][..out_image];
                         part.transform_grads(grads, outputs, slot);
                     }
                     let (inputs, outputs) = (&*inputs, &*outputs);
-                    sums[..XI * self.pairs()]
+                    sums[..positions * self.pairs()]
                         .par_chunks_mut(self.pairs())
                         .enumerate()
                         .for_each(|(xi, sum)| {
                             with_scratch(channels * n, |inputs_t| {
                                 let inputs = &inputs[xi * n..];
-                                transpose_into(inputs, XI * n, channels, n, inputs_t);
-                                let lhs = (&outputs[xi * n..], 1, (XI * n) as isize);
+                                let stride = positions * n;
+                                transpose_into(inputs, stride, channels, n, inputs_t);
+                                let lhs = (&outputs[xi * n..], 1, stride as isize);
                                 let rhs = (&*inputs_t, 1, channels as isize);
                                 let shape = (out_channels, channels, n);
                                 matmul_on_this_thread(shape, sum, lhs, rhs, first > 0);

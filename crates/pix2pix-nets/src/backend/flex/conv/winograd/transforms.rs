@@ -9,33 +9,36 @@ use rayon::prelude::*;
 pub(super) use pulp::Arch;
 use pulp::{Simd, WithSimd};
 
+use super::Matrix;
 use super::plan::{Part, Slot};
-use super::{Matrix, XI};
 use crate::backend::flex::conv::im2col::with_scratch;
 
 impl Part {
-    /// inputs[channel, ξ, slot] = (Bᵀ d B)[ξ] of each 4x4 input block d of one image, one task
-    /// per plane of the tensor (its four space-to-depth planes read it together). The blocks of
-    /// neighbouring tiles overlap by 4 - tile rows and columns.
+    /// inputs[channel, ξ, slot] = (Bᵀ d B)[ξ] of each input block d of one image, one task per
+    /// plane of the tensor (its four space-to-depth planes read it together). The blocks of
+    /// neighbouring tiles overlap by kernel - 1 rows and columns.
     pub(super) fn transform_inputs(&self, image: &[f32], inputs: &mut [f32], slot: Slot) {
         let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
-        // One (row phase, block column) of the gathered blocks: one row of tiles more than the
-        // tiles have, as the blocks of the last row reach into it.
-        let band = (self.tile_rows() + 1) * tile_cols;
+        let (side, positions) = (self.algorithm.side(), self.algorithm.positions());
+        // One (row phase, block column) of the gathered blocks: the rows of tiles that the
+        // blocks of the last row reach into beyond the tiles' own.
+        let reach = self.tile_rows() + (side - 1) / tile;
+        let band = reach * tile_cols;
         let (height, width) = self.inputs.tensor_plane(self.height, self.width);
         let per_plane = self.inputs.planes_per_plane();
         let padding = self.padding as isize;
         // Only the plan's own pixels, zero beyond: a space-to-depth's tensor reaches beyond its
         // last column.
-        let rows = (self.height + self.padding).min(tile * (self.tile_rows() + 1));
+        let rows = (self.height + self.padding).min(tile * reach);
         let (tables, arch) = (tables(self.algorithm.input), Arch::new());
-        inputs[..self.channels * XI * slot.stride]
-            .par_chunks_mut(per_plane * XI * slot.stride)
+        inputs[..self.channels * positions * slot.stride]
+            .par_chunks_mut(per_plane * positions * slot.stride)
             .enumerate()
             .for_each(|(index, planes)| {
                 let plane = &image[index * height * width..][..height * width];
-                with_scratch(tile * 4 * band, |gathered| {
-                    for (sub, blocks) in planes.chunks_exact_mut(XI * slot.stride).enumerate() {
+                with_scratch(tile * side * band, |gathered| {
+                    let blocks = planes.chunks_exact_mut(positions * slot.stride);
+                    for (sub, blocks) in blocks.enumerate() {
                         let at = self.inputs.place(index * per_plane + sub);
                         let step = at.step as isize;
                         // gathered[y mod tile, c, y div tile, t] = padded row y, column
@@ -47,9 +50,9 @@ impl Part {
                                 continue;
                             }
                             let line = &plane[row as usize * width..][..width];
-                            for c in 0..4 {
+                            for c in 0..side {
                                 let first = at.col + step * (c as isize - padding);
-                                let to = (y % tile * 4 + c) * band + y / tile * tile_cols;
+                                let to = (y % tile * side + c) * band + y / tile * tile_cols;
                                 let inside =
                                     (self.width + self.padding).saturating_sub(c).div_ceil(tile);
                                 let values = &mut gathered[to..][..tile_cols.min(inside)];
@@ -58,7 +61,7 @@ impl Part {
                         }
                         // Entry (r, c) of the blocks of every tile.
                         let d = |r: usize, c: usize| {
-                            &gathered[(r % tile * 4 + c) * band + r / tile * tile_cols..]
+                            &gathered[(r % tile * side + c) * band + r / tile * tile_cols..]
                         };
                         let lines = blocks.chunks_exact_mut(slot.stride);
                         let lines = lines.map(|line| &mut line[slot.offset..][..tiles]);
@@ -68,10 +71,11 @@ impl Part {
             });
     }
 
-    /// outputs of one image, in its tensor = (Aᵀ m A) of each tile's 16 products m, one task
-    /// per plane of the tensor.
+    /// outputs of one image, in its tensor = (Aᵀ m A) of each tile's products m, one task per
+    /// plane of the tensor.
     pub(super) fn transform_outputs(&self, products: &[f32], slot: Slot, outputs: &mut [f32]) {
         let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
+        let side = self.algorithm.side();
         let per_xi = self.out_channels * slot.stride;
         let per_plane = self.outputs.planes_per_plane();
         let (height, width) = self.outputs.tensor_plane(self.out_h, self.out_w);
@@ -84,7 +88,7 @@ impl Part {
                 with_scratch(tile * tile * tiles, |tiled| {
                     for channel in plane * per_plane..(plane + 1) * per_plane {
                         let first = channel * slot.stride + slot.offset;
-                        let m = |i: usize, j: usize| &products[(4 * i + j) * per_xi + first..];
+                        let m = |i: usize, j: usize| &products[(side * i + j) * per_xi + first..];
                         combine(arch, tiled.chunks_exact_mut(tiles), &tables, m);
                         let at = self.outputs.place(channel);
                         for y in 0..self.out_h {
@@ -109,8 +113,9 @@ impl Part {
         let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
         let (height, width) = self.outputs.tensor_plane(self.out_h, self.out_w);
         let (tables, arch) = (tables(self.algorithm.output.transpose()), Arch::new());
-        transformed[..self.out_channels * XI * slot.stride]
-            .par_chunks_mut(XI * slot.stride)
+        let positions = self.algorithm.positions();
+        transformed[..self.out_channels * positions * slot.stride]
+            .par_chunks_mut(positions * slot.stride)
             .enumerate()
             .for_each(|(channel, blocks)| {
                 let at = self.outputs.place(channel);
@@ -254,7 +259,10 @@ where
                 3 => combine_n::<3>(out, terms, &x),
                 4 => combine_n::<4>(out, terms, &x),
                 6 => combine_n::<6>(out, terms, &x),
+                8 => combine_n::<8>(out, terms, &x),
                 9 => combine_n::<9>(out, terms, &x),
+                12 => combine_n::<12>(out, terms, &x),
+                16 => combine_n::<16>(out, terms, &x),
                 _ => {
                     out.fill(0.0);
                     for &(r, c, weight) in terms {
