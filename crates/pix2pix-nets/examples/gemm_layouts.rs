@@ -6,8 +6,8 @@
 //!    side, per image.
 //! 2. The weight gradient over many pixels: grad x columns^T as it is stored, against
 //!    columns x grad^T followed by a transpose.
-//! 3. Winograd's 16 products of one shape (src/backend/flex/conv/winograd/plan.rs): one after
-//!    the other, each on gemm's threads, against side by side, each on one thread.
+//! 3. Winograd's products of one shape, 16 of them (src/backend/flex/conv/winograd/plan.rs): one
+//!    after the other, each on gemm's threads, against side by side, each on one thread.
 //! 4. Small results over long sums (the weight gradients of the first and last layers, and of
 //!    the ResNet's strided ones; src/backend/flex/conv/gemm.rs): one product on gemm's threads,
 //!    against the sums split in two, a part on each thread, added at the end.
@@ -302,7 +302,7 @@ fn main() {
             ("unet_128 b8 64->128 64x64", 128, 256, 242),
             ("unet_128 b8 128->256 32x32", 256, 512, 144),
             ("unet_256 b1 64->128 128x128", 128, 256, 484),
-            ("patchgan 4x4 s1 31x31 b4", 512, 1024, 242),
+            ("patchgan 4x4 s1 31x31 b1", 512, 256, 256),
             ("resnet block 3x3 64x64", 256, 256, 1024),
         ],
         sixteen_products,

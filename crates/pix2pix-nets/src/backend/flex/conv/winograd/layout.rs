@@ -6,12 +6,11 @@ pub(super) enum Layout {
     /// Plane for plane, pixel for pixel.
     Planes,
     /// Space-to-depth: plane 4c + 2a + b, pixel (i, j) is the tensor's plane c, pixel
-    /// (2i + a + row, 2j + b + col), zero outside it (row and col are minus the padding).
+    /// (2i + a - padding, 2j + b - padding), zero outside it.
     SpaceToDepth {
         height: usize,
         width: usize,
-        row: isize,
-        col: isize,
+        padding: usize,
     },
 }
 
@@ -34,11 +33,11 @@ impl Layout {
                 row: 0,
                 col: 0,
             },
-            Layout::SpaceToDepth { row, col, .. } => Placement {
+            Layout::SpaceToDepth { padding, .. } => Placement {
                 plane: ch / 4,
                 step: 2,
-                row: row + (ch / 2 % 2) as isize,
-                col: col + (ch % 2) as isize,
+                row: (ch / 2 % 2) as isize - padding as isize,
+                col: (ch % 2) as isize - padding as isize,
             },
         }
     }

@@ -296,8 +296,7 @@ impl Geometry {
             inputs: Layout::SpaceToDepth {
                 height: self.height,
                 width: self.width,
-                row: -(self.padding as isize),
-                col: -(self.padding as isize),
+                padding: self.padding,
             },
             ..part
         })
