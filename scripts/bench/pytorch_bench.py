@@ -4,8 +4,10 @@ calls). Prints one JSON object with the same fields.
 
 usage: pytorch_bench.py --netG unet_256 --crop_size 256 --batch_size 1 [--device cpu|cuda]
        [--warmup 2] [--repeats 5] [--precision f32|bf16|f16] [--norm batch|instance|none]
-       [--input_nc 3] [--output_nc 3] [--ngf 64] [--ndf 64] [--netD basic]
+       [--input_nc 3] [--output_nc 3] [--ngf 64] [--ndf 64] [--netD basic] [--profile]
 --precision bf16/f16 runs the networks under torch.autocast, as `pix2pix --precision` does.
+--profile then runs --repeats more steps under torch.profiler and prints, on stderr, the time of
+each operator and input shape over them, longest first (the counterpart of `bench --profile`).
 """
 
 import argparse
@@ -51,6 +53,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
     device = args.device
@@ -101,6 +104,18 @@ def main():
         loss_g.item()
 
     first_train_step_ms, train_step_ms = timed(step, args.warmup, args.repeats, device)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        steps = max(args.repeats, 1)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for _ in range(steps):
+                step()
+        print(f"PyTorch's operators over {steps} training steps:", file=sys.stderr)
+        table = prof.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=40,
+            max_shapes_column_width=80)
+        print(table, file=sys.stderr)
     print(json.dumps({
         "backend": "pytorch", "device": device, "precision": args.precision,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
