@@ -122,16 +122,19 @@ impl Geometry {
                 ("weight gradient", self.gradient_algorithm(first, batch))
             }
         };
-        let algorithm = match algorithm {
+        let name = match algorithm {
             Algorithm::Direct => "direct",
             Algorithm::Winograd => "winograd",
             Algorithm::Columns => "columns",
         };
+        // The transforms multiply in f32 whatever the precision (`fits_winograd`).
         let products = match self.bf16 {
-            Bf16Products::F32 => "f32".to_string(),
+            products if products == Bf16Products::F32 || algorithm == Algorithm::Winograd => {
+                "f32".to_string()
+            }
             products => format!("bf16 on {products}"),
         };
-        (call, layer, format!("{algorithm}, {products}"))
+        (call, layer, format!("{name}, {products}"))
     }
 
     /// outputs[batch, out_channels, pixels] of the convolution of images[batch, image].

@@ -282,7 +282,8 @@ fn groups_images_evenly_within_the_bound() {
 /// 4x4 ones from 32x32 outputs alone, or 16x16 in a batch of four, the stride-1 ones (3x3 and
 /// 4x4) from 16x16 in a batch of two (so 31x31 alone, 15x15 in a batch of four), their weight
 /// gradients too; the weight gradients of the strided 4x4 ones only from 16x16 in a batch of
-/// eight; never 8x8 maps, 3-channel inputs or bf16.
+/// eight; never 8x8 maps or 3-channel inputs. Under bf16, only the 3x3 ones from 64x64 on the dot
+/// products, none on the tiles.
 #[test]
 fn winograd_takes_the_layers_where_it_pays() {
     let geometry = |kernel: usize, stride: usize, channels: usize, out: usize| Geometry {
@@ -338,9 +339,34 @@ fn winograd_takes_the_layers_where_it_pays() {
             "{what}: weight gradient"
         );
     }
-    let bf16 = Geometry {
-        bf16: Bf16Products::DotProducts,
-        ..geometry(4, 2, 64, 32)
-    };
-    assert_eq!(bf16.algorithm(128, 1), Algorithm::Columns);
+    // (products, kernel, stride, output side, batch, taken)
+    let bf16_cases = [
+        (Bf16Products::DotProducts, 4, 2, 32, 1, false),
+        (Bf16Products::DotProducts, 4, 2, 64, 8, false),
+        (Bf16Products::DotProducts, 4, 1, 31, 1, false),
+        (Bf16Products::DotProducts, 3, 1, 16, 2, false),
+        (Bf16Products::DotProducts, 3, 1, 32, 4, false),
+        (Bf16Products::DotProducts, 3, 1, 64, 1, true),
+        (Bf16Products::DotProducts, 3, 1, 128, 1, true),
+        (Bf16Products::Tiles, 3, 1, 64, 1, false),
+        (Bf16Products::Tiles, 4, 1, 31, 1, false),
+    ];
+    for (products, kernel, stride, out, batch, taken) in bf16_cases {
+        let g = Geometry {
+            bf16: products,
+            ..geometry(kernel, stride, 256, out)
+        };
+        let what = format!("bf16 on {products}: {kernel}x{kernel}/{stride} to {out}x{out}");
+        let expected = if taken {
+            Algorithm::Winograd
+        } else {
+            Algorithm::Columns
+        };
+        assert_eq!(g.algorithm(128, batch), expected, "{what}, batch {batch}");
+        assert_eq!(
+            g.gradient_algorithm(128, batch),
+            expected,
+            "{what}: weight gradient"
+        );
+    }
 }

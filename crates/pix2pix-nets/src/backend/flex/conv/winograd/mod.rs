@@ -22,8 +22,9 @@
 //! The 4x4 transforms' coefficients are 0, ±1 and ±1/2, so in f32 their results are as close to
 //! the exact ones as the column matrix's; F(2x2, 4x4)'s filter transform has sixths and thirds,
 //! rounded once per call (the kernel tests compare all three with Burn's convolution).
-//! `--precision bf16` keeps the columns where the CPU has bf16 dot products: its products round
-//! the operands themselves to bf16.
+//! `--precision bf16` keeps the columns, whose products round the operands themselves to bf16,
+//! where they are faster: on AMX's tiles everywhere, and on the bf16 dot products but for the
+//! 3x3 convolutions on large maps, which go through F(2x2, 3x3) in f32.
 //!
 //! - here: the algorithms, when a convolution is computed so, and its plan;
 //! - `layout`: where a plan's planes sit in the tensors (space-to-depth);
@@ -37,6 +38,7 @@ mod plan;
 mod transforms;
 
 use super::im2col::{Geometry, with_scratch};
+use crate::backend::Bf16Products;
 use layout::Layout;
 use plan::{Part, Plan};
 
@@ -183,6 +185,11 @@ const MIN_BATCH_PIXELS: usize = 31 * 31;
 /// batch of four (2026-12-07 (fourth); 15x15 in a batch of two about even).
 const MIN_BATCH_PIXELS_STRIDE_1: usize = 2 * 16 * 16;
 
+/// Output pixels per image from which F(2x2, 3x3) in f32 beats the bf16 dot products' columns:
+/// faster by 5-7% at 64x64 and 128x128 (the ResNets' blocks at 256 and 512 pixels), slower at
+/// 16x16 in a batch of two and 32x32 in one of four (BENCHMARKS.md, 2026-12-07 (fifth)).
+const MIN_PIXELS_BF16: usize = 64 * 64;
+
 /// [`MIN_BATCH_PIXELS`] for the weight gradients of the strided 4x4 convolutions, whose sums
 /// have, after space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256
 /// layer), each written by the products, read by the transform back: since images are grouped
@@ -203,12 +210,25 @@ impl Geometry {
         } else {
             MIN_BATCH_PIXELS_STRIDE_1
         };
-        !self.rounds_operands()
+        self.winograd_in_its_precision()
             && ((stride_1 && (self.kernel == 3 || self.kernel == 4)) || self.strided())
             && self.channels >= MIN_CHANNELS
             && out_channels >= MIN_CHANNELS
             && pixels >= MIN_PIXELS
             && batch * pixels >= min_batch_pixels
+    }
+
+    /// Whether the transforms, which multiply in f32, beat the convolution's products in its
+    /// precision: always in f32; under bf16 on the dot products, F(2x2, 3x3) from
+    /// [`MIN_PIXELS_BF16`] pixels (its 2.25x fewer multiplications on the cheapest transforms
+    /// against the dot products' two a lane; the 4x4 convolutions' transforms lose to them);
+    /// never on AMX's tiles, whose products are many times faster still.
+    fn winograd_in_its_precision(&self) -> bool {
+        match self.bf16 {
+            Bf16Products::F32 => true,
+            Bf16Products::DotProducts => self.kernel == 3 && self.out_pixels() >= MIN_PIXELS_BF16,
+            Bf16Products::Tiles => false,
+        }
     }
 
     /// Whether the weight gradient of a convolution that [`Self::fits_winograd`] is computed by
