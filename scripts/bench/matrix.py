@@ -35,6 +35,7 @@ CONFIGS = [
     ("unet_128 b8", "--netG unet_128 --crop_size 128 --batch_size 8"),
     ("resnet_9blocks", "--netG resnet_9blocks --crop_size 256 --batch_size 1"),
     ("resnet_9blocks instance", "--netG resnet_9blocks --crop_size 256 --batch_size 1 --norm instance"),
+    ("resnet_9blocks bf16", "--netG resnet_9blocks --crop_size 256 --batch_size 1 --precision bf16"),
     ("resnet_6blocks", "--netG resnet_6blocks --crop_size 256 --batch_size 1"),
     ("resnet_6blocks instance", "--netG resnet_6blocks --crop_size 256 --batch_size 1 --norm instance"),
     ("resnet_6blocks instance 64px b2",
@@ -49,7 +50,7 @@ UNSTEADY = 0.2
 
 # Batched and bf16 rows and the batch-1 f32 row they are compared with.
 BASE = {"unet_256 b4": "unet_256", "unet_256 b16": "unet_256", "unet_256 bf16": "unet_256",
-        "unet_128 b8": "unet_128", "unet_64 bf16": "unet_64"}
+        "unet_128 b8": "unet_128", "unet_64 bf16": "unet_64", "resnet_9blocks bf16": "resnet_9blocks"}
 
 
 def cpu():

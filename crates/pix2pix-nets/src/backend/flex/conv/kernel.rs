@@ -128,11 +128,10 @@ impl Geometry {
             Algorithm::Columns => "columns",
         };
         // The transforms multiply in f32 whatever the precision (`fits_winograd`).
-        let products = match self.bf16 {
-            products if products == Bf16Products::F32 || algorithm == Algorithm::Winograd => {
-                "f32".to_string()
-            }
-            products => format!("bf16 on {products}"),
+        let products = if self.bf16 == Bf16Products::F32 || algorithm == Algorithm::Winograd {
+            "f32".to_string()
+        } else {
+            format!("bf16 on {}", self.bf16)
         };
         (call, layer, format!("{name}, {products}"))
     }
