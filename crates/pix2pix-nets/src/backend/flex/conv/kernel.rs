@@ -14,9 +14,9 @@ use burn::backend::Flex;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::gemm::{View, matmul};
+use super::gemm::View;
 use super::im2col::{Geometry, Slot, with_scratch};
-use super::{ConvGradient, ConvShape, Convolutions, bf16};
+use super::{ConvGradient, ConvShape, Convolutions, Threads, product};
 use crate::backend::flex::{dims, f32_tensor, storage};
 use crate::backend::{Bf16Products, profile};
 
@@ -75,17 +75,13 @@ impl Geometry {
     /// suits them, f32 otherwise.
     fn product(
         &self,
-        (m, n, k): (usize, usize, usize),
+        shape: (usize, usize, usize),
         dst: &mut [f32],
         lhs: View,
         rhs: View,
         accumulate: bool,
     ) {
-        if let Some(kernel) = bf16::Kernel::suited(self.bf16, m, n, k) {
-            bf16::matmul(kernel, (m, n, k), dst, lhs, rhs, accumulate);
-        } else {
-            matmul(m, n, k, dst, lhs, rhs, accumulate);
-        }
+        product(self.bf16, shape, dst, (lhs, rhs), accumulate, Threads::All);
     }
 
     /// Images per product of up to `columns` columns: see [`images_per_group`].
@@ -127,8 +123,7 @@ impl Geometry {
             Algorithm::Winograd => "winograd",
             Algorithm::Columns => "columns",
         };
-        // The transforms multiply in f32 whatever the precision (`fits_winograd`).
-        let products = if self.bf16 == Bf16Products::F32 || algorithm == Algorithm::Winograd {
+        let products = if self.bf16 == Bf16Products::F32 {
             "f32".to_string()
         } else {
             format!("bf16 on {}", self.bf16)

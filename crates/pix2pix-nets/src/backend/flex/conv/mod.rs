@@ -29,7 +29,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::Tensor;
 
-use crate::backend::ConvShape;
+use crate::backend::{Bf16Products, ConvShape};
+use gemm::View;
 
 /// Convolutions (`transposed` false) and transposed convolutions (true) with square kernels,
 /// equal strides and symmetric padding: what pix2pix's networks use. Weights are laid out as in
@@ -69,4 +70,35 @@ pub(crate) fn conv(x: Tensor<4>, weight: Tensor<4>, shape: ConvShape) -> Tensor<
         weight.into_dispatch(),
         shape,
     ))
+}
+
+/// Where a product runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Threads {
+    /// On rayon's threads.
+    All,
+    /// On the calling thread alone: for callers that compute several products side by side
+    /// (Winograd's 16).
+    Calling,
+}
+
+/// dst[m, n] = lhs[m, k] x rhs[k, n] (plus dst when `accumulate`) in a convolution's arithmetic:
+/// bf16 operands on `products` where the shape suits them ([`bf16::Kernel::suited`]), f32
+/// otherwise.
+fn product(
+    products: Bf16Products,
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    (lhs, rhs): (View, View),
+    accumulate: bool,
+    threads: Threads,
+) {
+    if let Some(kernel) = bf16::Kernel::suited(products, m, n, k) {
+        let operands = (lhs, bf16::Rhs::View(rhs));
+        bf16::matmul(kernel, (m, n, k), dst, operands, accumulate, threads);
+    } else if threads == Threads::All {
+        gemm::matmul(m, n, k, dst, lhs, rhs, accumulate);
+    } else {
+        gemm::matmul_on_this_thread((m, n, k), dst, lhs, rhs, accumulate);
+    }
 }

@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::Threads;
 use super::gemm::View;
 use crate::backend::Bf16Products;
 
@@ -276,45 +277,135 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 /// dst[m, n] (row-major) = lhs[m, k] x rhs[k, n], plus dst when `accumulate`, with the operands
-/// rounded to bf16, on `kernel`, which the caller chose with [`Kernel::suited`].
+/// rounded to bf16, on `kernel`, which the caller chose with [`Kernel::suited`], on `threads`.
 pub(super) fn matmul(
     kernel: Kernel,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
-    lhs: View,
-    rhs: View,
+    (lhs, rhs): (View, Rhs),
     accumulate: bool,
+    threads: Threads,
 ) {
     assert!(kernel.runs_here() && dst.len() >= m * n);
-    compute(kernel, (m, n, k), dst, lhs, rhs, accumulate);
+    if let Rhs::Packed(lanes) = rhs {
+        let whole = Packed { k, n };
+        assert!(kernel == Kernel::DotProducts && lanes.len() >= whole.len());
+    }
+    compute(kernel, (m, n, k), dst, lhs, rhs, accumulate, threads);
+}
+
+/// The right operand of a product.
+#[derive(Clone, Copy)]
+pub(super) enum Rhs<'a> {
+    /// In f32, packed block by block as the tasks reach it.
+    View(View<'a>),
+    /// Packed whole for the dot products beforehand ([`Packed`]).
+    Packed(&'a [u32]),
+}
+
+/// The layout of a right operand of `k` rows and `n` columns packed whole for the dot products:
+/// panels of `NR` columns, each of all the pairs of k ([panel, pair, NR] lanes; zeros beyond
+/// k, anything beyond n), as [`pack`] packs a block. A caller that produces the operand row by
+/// row (Winograd's transformed inputs) writes it so, pairs of rows at a time, and the products
+/// read its panels as they lie.
+#[derive(Clone, Copy)]
+pub(super) struct Packed {
+    pub(super) k: usize,
+    pub(super) n: usize,
+}
+
+impl Packed {
+    /// Lanes of the whole operand.
+    pub(super) fn len(&self) -> usize {
+        self.n.div_ceil(NR) * self.k.div_ceil(2) * NR
+    }
+
+    /// Writes rows 2p (`even`) and 2p + 1 (`odd`; zeros where None) of the columns from `first`
+    /// (as many as `even` holds) into `lanes`, the operand's buffer, which other threads write
+    /// other rows or columns of.
+    pub(super) fn write(
+        &self,
+        lanes: SharedLanes,
+        p: usize,
+        first: usize,
+        even: &[f32],
+        odd: Option<&[f32]>,
+    ) {
+        let pairs = self.k.div_ceil(2);
+        assert!(lanes.1 >= self.len() && p < pairs && first + even.len() <= self.n);
+        let mut col = first;
+        while col < first + even.len() {
+            let len = (NR - col % NR).min(first + even.len() - col);
+            let at = (col / NR * pairs + p) * NR + col % NR;
+            // SAFETY: the assert keeps `at + len` inside the buffer; the caller writes each
+            // (pair, column) from one thread only.
+            let out = unsafe { std::slice::from_raw_parts_mut(lanes.0.add(at), len) };
+            let even = &even[col - first..][..len];
+            match odd {
+                Some(odd) => interleave(even, &odd[col - first..][..len], out),
+                None => out
+                    .iter_mut()
+                    .zip(even)
+                    .for_each(|(o, &e)| *o = pair(e, 0.0)),
+            }
+            col += len;
+        }
+    }
+}
+
+/// A [`Packed`] operand's buffer, shared by the threads that write disjoint parts of it.
+#[derive(Clone, Copy)]
+pub(super) struct SharedLanes(*mut u32, usize);
+// SAFETY: as `Shared`: each thread writes only its own rows or columns ([`Packed::write`]).
+unsafe impl Send for SharedLanes {}
+unsafe impl Sync for SharedLanes {}
+
+impl SharedLanes {
+    pub(super) fn new(lanes: &mut [u32]) -> SharedLanes {
+        SharedLanes(lanes.as_mut_ptr(), lanes.len())
+    }
+
+    /// Its `len` lanes from `start`.
+    pub(super) fn part(self, start: usize, len: usize) -> SharedLanes {
+        assert!(start + len <= self.1);
+        // SAFETY: the assert keeps the part inside the buffer.
+        SharedLanes(unsafe { self.0.add(start) }, len)
+    }
 }
 
 /// [`matmul`] without the check that the CPU runs `kernel`.
 ///
-/// A product with fewer tiles than threads (a weight gradient: few rows and columns, k the
-/// pixels) is split along k as well, each part summed into a buffer of its own.
+/// A product on all threads with fewer tiles than threads (a weight gradient: few rows and columns, k
+/// the pixels) is split along k as well, each part summed into a buffer of its own.
 fn compute(
     kernel: Kernel,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     lhs: View,
-    rhs: View,
+    rhs: Rhs,
     accumulate: bool,
+    threads: Threads,
 ) {
     let rows = kernel.rows();
     let pairs = k.div_ceil(2).next_multiple_of(kernel.step());
     let mut packed_lhs = vec![0u32; m.div_ceil(rows) * pairs * rows];
-    packed_lhs
-        .par_chunks_mut(pairs * rows)
-        .enumerate()
-        .for_each(|(panel, out)| {
-            // lhs^T [k, m], whose columns are lhs's rows.
-            let transposed = (lhs.0, lhs.2, lhs.1);
-            let panel_rows = panel * rows..(panel * rows + rows).min(m);
-            // The tiles load each row's pairs as a line: panels one row wide.
-            let width = if kernel == Kernel::DotProducts { MR } else { 1 };
-            pack(transposed, 0..pairs, panel_rows, k, width, out);
-        });
+    let pack_panel = |(panel, out): (usize, &mut [u32])| {
+        // lhs^T [k, m], whose columns are lhs's rows.
+        let transposed = (lhs.0, lhs.2, lhs.1);
+        let panel_rows = panel * rows..(panel * rows + rows).min(m);
+        // The tiles load each row's pairs as a line: panels one row wide.
+        let width = if kernel == Kernel::DotProducts { MR } else { 1 };
+        pack(transposed, 0..pairs, panel_rows, k, width, out);
+    };
+    if threads == Threads::All {
+        let panels = packed_lhs.par_chunks_mut(pairs * rows).enumerate();
+        panels.for_each(pack_panel);
+    } else {
+        packed_lhs
+            .chunks_mut(pairs * rows)
+            .enumerate()
+            .for_each(pack_panel);
+    }
     let product = Product {
         kernel,
         lhs: &packed_lhs,
@@ -325,10 +416,11 @@ fn compute(
         pairs,
     };
     let tiles = m.div_ceil(MC) * n.div_ceil(NC);
-    let threads = rayon::current_num_threads();
-    let parts = (2 * threads).div_ceil(tiles).min(pairs.div_ceil(KC));
-    if parts <= 1 {
-        return product.pairs(0..pairs, dst, accumulate);
+    let parts = (2 * rayon::current_num_threads())
+        .div_ceil(tiles)
+        .min(pairs.div_ceil(KC));
+    if threads == Threads::Calling || parts <= 1 {
+        return product.pairs(0..pairs, dst, accumulate, threads);
     }
     let part = pairs.div_ceil(KC).div_ceil(parts) * KC;
     let sums: Vec<Vec<f32>> = (0..pairs)
@@ -337,7 +429,12 @@ fn compute(
         .into_par_iter()
         .map(|start| {
             let mut sum = vec![0f32; m * n];
-            product.pairs(start..(start + part).min(pairs), &mut sum, false);
+            product.pairs(
+                start..(start + part).min(pairs),
+                &mut sum,
+                false,
+                Threads::All,
+            );
             sum
         })
         .collect();
@@ -352,7 +449,7 @@ struct Product<'a> {
     kernel: Kernel,
     /// Panels of the kernel's rows, each of all the pairs of k.
     lhs: &'a [u32],
-    rhs: View<'a>,
+    rhs: Rhs<'a>,
     m: usize,
     n: usize,
     k: usize,
@@ -362,8 +459,8 @@ struct Product<'a> {
 
 impl Product<'_> {
     /// dst (plus dst when `accumulate`) = the sum over the pairs of k in `range`, in tiles of
-    /// `MC` x `NC`, one task each.
-    fn pairs(&self, range: Range<usize>, dst: &mut [f32], accumulate: bool) {
+    /// `MC` x `NC`, one task each, on `threads`.
+    fn pairs(&self, range: Range<usize>, dst: &mut [f32], accumulate: bool, threads: Threads) {
         let Self {
             kernel,
             m,
@@ -375,32 +472,45 @@ impl Product<'_> {
         let rows = kernel.rows();
         let (panels, n_tiles) = (m.div_ceil(rows), n.div_ceil(NC));
         let shared = Shared(dst.as_mut_ptr());
-        (0..m.div_ceil(MC) * n_tiles).into_par_iter().for_each_init(
-            || vec![0u32; KC * NC],
-            |packed_rhs, task| {
-                let cols = task % n_tiles * NC..(task % n_tiles * NC + NC).min(n);
-                let (row_block, next) =
-                    (task / n_tiles * MC / rows, (task / n_tiles + 1) * MC / rows);
-                for start in range.clone().step_by(KC) {
-                    let block = start..(start + KC).min(range.end);
-                    pack(self.rhs, block.clone(), cols.clone(), k, NR, packed_rhs);
-                    for panel in row_block..next.min(panels) {
-                        for (j, first) in cols.clone().step_by(NR).enumerate() {
-                            let rhs = &packed_rhs[j * block.len() * NR..][..block.len() * NR];
-                            let tile = Tile {
-                                at: panel * rows * n + first,
-                                stride: n,
-                                rows: rows.min(m - panel * rows),
-                                cols: NR.min(cols.end - first),
-                                accumulate: accumulate || block.start > range.start,
-                            };
-                            let lhs = &self.lhs[panel * pairs * rows..][..pairs * rows];
-                            self.microkernel(lhs, block.clone(), rhs, shared, tile);
-                        }
+        let tasks = 0..m.div_ceil(MC) * n_tiles;
+        let packed_rhs = || match self.rhs {
+            Rhs::View(_) => vec![0u32; KC * NC],
+            Rhs::Packed(_) => Vec::new(),
+        };
+        let task = |packed_rhs: &mut Vec<u32>, task: usize| {
+            let cols = task % n_tiles * NC..(task % n_tiles * NC + NC).min(n);
+            let (row_block, next) = (task / n_tiles * MC / rows, (task / n_tiles + 1) * MC / rows);
+            for start in range.clone().step_by(KC) {
+                let block = start..(start + KC).min(range.end);
+                if let Rhs::View(rhs) = self.rhs {
+                    pack(rhs, block.clone(), cols.clone(), k, NR, packed_rhs);
+                }
+                for panel in row_block..next.min(panels) {
+                    for (j, first) in cols.clone().step_by(NR).enumerate() {
+                        let rhs = match self.rhs {
+                            Rhs::View(_) => &packed_rhs[j * block.len() * NR..],
+                            Rhs::Packed(lanes) => &lanes[(first / NR * pairs + start) * NR..],
+                        };
+                        let rhs = &rhs[..block.len() * NR];
+                        let tile = Tile {
+                            at: panel * rows * n + first,
+                            stride: n,
+                            rows: rows.min(m - panel * rows),
+                            cols: NR.min(cols.end - first),
+                            accumulate: accumulate || block.start > range.start,
+                        };
+                        let lhs = &self.lhs[panel * pairs * rows..][..pairs * rows];
+                        self.microkernel(lhs, block.clone(), rhs, shared, tile);
                     }
                 }
-            },
-        );
+            }
+        };
+        if threads == Threads::All {
+            tasks.into_par_iter().for_each_init(packed_rhs, task);
+        } else {
+            let mut packed_rhs = packed_rhs();
+            tasks.for_each(|t| task(&mut packed_rhs, t));
+        }
     }
 
     /// The product of one packed left panel's pairs `block` and one packed right panel

@@ -33,7 +33,7 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 
 /// Each kernel this CPU runs (the tiles' model on every CPU) equals the f64 sum of the
 /// bf16-rounded operands' products, for each layout of the operands the convolutions use, on
-/// shapes with partial panels, tiles and k blocks.
+/// shapes with partial panels, tiles and k blocks, on rayon's threads and on the calling one.
 #[test]
 fn products_equal_the_sums_of_rounded_operands() {
     let kernels = [Kernel::DotProducts, Kernel::Tiles, Kernel::TileModel];
@@ -47,8 +47,14 @@ fn products_equal_the_sums_of_rounded_operands() {
 }
 
 fn check_products(kernel: Kernel) {
-    // The second and third are split along k (few tiles, blocks of k), the last runs in
-    // five tiles.
+    for threads in [Threads::All, Threads::Calling] {
+        check_products_on(kernel, threads);
+    }
+}
+
+fn check_products_on(kernel: Kernel, threads: Threads) {
+    // On all threads the second and third are split along k (few tiles, blocks of k), the
+    // last runs in five tiles.
     for (m, n, k) in [(16, 32, 2), (37, 70, 1101), (150, 300, 515), (40, 600, 40)] {
         let (lhs, rhs, initial) = (values(m * k, 1), values(k * n, 2), values(m * n, 3));
         for (lhs_transposed, rhs_transposed, accumulate) in [
@@ -79,9 +85,9 @@ fn check_products(kernel: Kernel) {
                 kernel,
                 (m, n, k),
                 &mut dst,
-                (&a, a_col, a_row),
-                (&b, b_col, b_row),
+                ((&a, a_col, a_row), Rhs::View((&b, b_col, b_row))),
                 accumulate,
+                threads,
             );
             for row in 0..m {
                 for col in 0..n {
@@ -98,7 +104,7 @@ fn check_products(kernel: Kernel) {
                     let got = dst[row * n + col] as f64;
                     assert!(
                         (got - expected).abs() <= 1e-5 * (size + 1.0),
-                        "{kernel:?} {m}x{n}x{k} ({lhs_transposed}, {rhs_transposed}, {accumulate}) at ({row}, {col}): {got} vs {expected}"
+                        "{kernel:?} on {threads:?} {m}x{n}x{k} ({lhs_transposed}, {rhs_transposed}, {accumulate}) at ({row}, {col}): {got} vs {expected}"
                     );
                 }
             }

@@ -22,9 +22,11 @@
 //! The 4x4 transforms' coefficients are 0, ±1 and ±1/2, so in f32 their results are as close to
 //! the exact ones as the column matrix's; F(2x2, 4x4)'s filter transform has sixths and thirds,
 //! rounded once per call (the kernel tests compare all three with Burn's convolution).
-//! `--precision bf16` keeps the columns, whose products round the operands themselves to bf16,
-//! where they are faster: on AMX's tiles everywhere, and on the bf16 dot products but for the
-//! 3x3 convolutions on large maps, which go through F(2x2, 3x3) in f32.
+//! Under `--precision bf16` the transforms stay in f32 and the products round the transformed
+//! operands to bf16 (their sums in f32), a rounding of the same size as that of the columns'
+//! operands (the kernel tests bound both against the exact convolution). Only F(2x2, 3x3) is
+//! taken so, on the bf16 dot products; the 4x4 convolutions and everything on AMX's tiles keep
+//! the columns, where those are as fast or faster.
 //!
 //! - here: the algorithms, when a convolution is computed so, and its plan;
 //! - `layout`: where a plan's planes sit in the tensors (space-to-depth);
@@ -185,11 +187,6 @@ const MIN_BATCH_PIXELS: usize = 31 * 31;
 /// batch of four (2026-12-07 (fourth); 15x15 in a batch of two about even).
 const MIN_BATCH_PIXELS_STRIDE_1: usize = 2 * 16 * 16;
 
-/// Output pixels per image from which F(2x2, 3x3) in f32 beats the bf16 dot products' columns:
-/// faster by 5-7% at 64x64 and 128x128 (the ResNets' blocks at 256 and 512 pixels), slower at
-/// 16x16 in a batch of two and 32x32 in one of four (BENCHMARKS.md, 2026-12-07 (fifth)).
-const MIN_PIXELS_BF16: usize = 64 * 64;
-
 /// [`MIN_BATCH_PIXELS`] for the weight gradients of the strided 4x4 convolutions, whose sums
 /// have, after space-to-depth, four times the (out, in) pairs (64 MB for the U-Net's 1024->256
 /// layer), each written by the products, read by the transform back: since images are grouped
@@ -218,15 +215,15 @@ impl Geometry {
             && batch * pixels >= min_batch_pixels
     }
 
-    /// Whether the transforms, which multiply in f32, beat the convolution's products in its
-    /// precision: always in f32; under bf16 on the dot products, F(2x2, 3x3) from
-    /// [`MIN_PIXELS_BF16`] pixels (its 2.25x fewer multiplications on the cheapest transforms
-    /// against the dot products' two a lane; the 4x4 convolutions' transforms lose to them);
-    /// never on AMX's tiles, whose products are many times faster still.
+    /// Whether the transforms pay in the convolution's precision: always in f32; under bf16 on
+    /// the dot products, F(2x2, 3x3), its products on the dot products too (faster than the
+    /// columns from 16x16 maps in a batch of two to 64x64; the 4x4 convolutions' transforms were
+    /// even with the columns at best: BENCHMARKS.md, 2026-12-07 (sixth)); never on AMX's tiles,
+    /// whose products are many times faster than the dot products.
     fn winograd_in_its_precision(&self) -> bool {
         match self.bf16 {
             Bf16Products::F32 => true,
-            Bf16Products::DotProducts => self.kernel == 3 && self.out_pixels() >= MIN_PIXELS_BF16,
+            Bf16Products::DotProducts => self.kernel == 3,
             Bf16Products::Tiles => false,
         }
     }
@@ -305,20 +302,23 @@ impl Geometry {
             outputs: Layout::Planes,
         };
         if !self.strided() {
-            return Plan::new(part);
+            return Plan::new(part, self.bf16);
         }
-        Plan::new(Part {
-            algorithm: F3X2,
-            channels: 4 * self.channels,
-            height: self.out_h + 1,
-            width: self.out_w + 1,
-            padding: 0,
-            inputs: Layout::SpaceToDepth {
-                height: self.height,
-                width: self.width,
-                padding: self.padding,
+        Plan::new(
+            Part {
+                algorithm: F3X2,
+                channels: 4 * self.channels,
+                height: self.out_h + 1,
+                width: self.out_w + 1,
+                padding: 0,
+                inputs: Layout::SpaceToDepth {
+                    height: self.height,
+                    width: self.width,
+                    padding: self.padding,
+                },
+                ..part
             },
-            ..part
-        })
+            self.bf16,
+        )
     }
 }

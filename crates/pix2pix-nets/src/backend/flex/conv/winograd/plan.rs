@@ -5,9 +5,11 @@ use rayon::prelude::*;
 
 use super::Minimal;
 use super::layout::Layout;
-use crate::backend::flex::conv::gemm::matmul_on_this_thread;
+use crate::backend::Bf16Products;
+use crate::backend::flex::conv::bf16::{self, Kernel, Packed, Rhs, SharedLanes};
 use crate::backend::flex::conv::im2col::with_scratch;
 use crate::backend::flex::conv::kernel::{images_per_group, transpose_into};
+use crate::backend::flex::conv::{Threads, product};
 
 /// Tiles a product should have before images are grouped no further: on small maps one image's
 /// tiles make a narrow product that streams the whole of U_ξ for them (BENCHMARKS.md; more
@@ -86,15 +88,18 @@ impl Part {
 /// filters.
 pub(super) struct Plan {
     part: Part,
+    /// The products' arithmetic (the transforms are in f32 whatever it is).
+    products: Bf16Products,
     /// Whether [`Self::convolve`] reads its transformed filters transposed, [ξ, channels,
     /// out_channels]: an adjoint's are those of the plan it is the adjoint of.
     transposed_filters: bool,
 }
 
 impl Plan {
-    pub(super) fn new(part: Part) -> Plan {
+    pub(super) fn new(part: Part, products: Bf16Products) -> Plan {
         Plan {
             part,
+            products,
             transposed_filters: false,
         }
     }
@@ -117,6 +122,7 @@ impl Plan {
     pub(super) fn adjoint(&self) -> Plan {
         Plan {
             part: self.part.adjoint(),
+            products: self.products,
             transposed_filters: true,
         }
     }
@@ -137,7 +143,8 @@ impl Plan {
     }
 
     /// The convolution of images[batch, in_image] with the transformed weights `filters`
-    /// [ξ, out_channels, channels], or [ξ, channels, out_channels] read transposed.
+    /// [ξ, out_channels, channels], or [ξ, channels, out_channels] read transposed. On the bf16
+    /// dot products the transformed inputs are written packed for them ([`Self::packs`]).
     pub(super) fn convolve(&self, images: &[f32], filters: &[f32]) -> Vec<f32> {
         let part = &self.part;
         let (tiles, in_image, out_image) = (part.tiles(), part.in_image(), part.out_image());
@@ -145,32 +152,55 @@ impl Plan {
         let batch = images.len() / in_image.max(1);
         let group = self.group(batch);
         let mut outputs = vec![0f32; batch * out_image];
-        with_scratch(positions * depth * group * tiles, |inputs| {
+        let packed_len = Packed {
+            k: depth,
+            n: group * tiles,
+        }
+        .len();
+        let scratch = positions * (depth * group * tiles).max(packed_len);
+        with_scratch(scratch, |inputs| {
             with_scratch(positions * out_channels * group * tiles, |products| {
                 for (images, outputs) in images
                     .chunks(group * in_image)
                     .zip(outputs.chunks_mut(group * out_image))
                 {
                     let (count, n) = (images.len() / in_image, images.len() / in_image * tiles);
+                    let packed = Packed { k: depth, n };
+                    let lanes = self
+                        .packs(n)
+                        .then(|| SharedLanes::new(bytemuck::cast_slice_mut(inputs)));
                     for (index, slot) in self.slots(count, n) {
                         let image = &images[index * in_image..][..in_image];
-                        part.transform_inputs(image, inputs, slot);
+                        match lanes {
+                            Some(lanes) => part.transform_inputs_packed(image, packed, lanes, slot),
+                            None => part.transform_inputs(image, inputs, slot),
+                        }
                     }
                     // products[ξ] [out, n] = filters[ξ] [out, in] x inputs[.., ξ, ..] [in, n]
                     let inputs = &*inputs;
                     products[..positions * out_channels * n]
                         .par_chunks_mut(out_channels * n)
                         .enumerate()
-                        .for_each(|(xi, product)| {
+                        .for_each(|(xi, dst)| {
                             let filter = &filters[xi * out_channels * depth..];
                             let filter = if self.transposed_filters {
                                 (filter, out_channels as isize, 1)
                             } else {
                                 (filter, 1, depth as isize)
                             };
-                            let input = (&inputs[xi * n..], 1, (positions * n) as isize);
                             let shape = (out_channels, n, depth);
-                            matmul_on_this_thread(shape, product, filter, input, false);
+                            let threads = Threads::Calling;
+                            if lanes.is_some() {
+                                let lanes: &[u32] = bytemuck::cast_slice(inputs);
+                                let lanes = &lanes[xi * packed.len()..][..packed.len()];
+                                let (kernel, operands) =
+                                    (Kernel::DotProducts, (filter, Rhs::Packed(lanes)));
+                                bf16::matmul(kernel, shape, dst, operands, false, threads);
+                            } else {
+                                let input = (&inputs[xi * n..], 1, (positions * n) as isize);
+                                let operands = (filter, input);
+                                product(self.products, shape, dst, operands, false, threads);
+                            }
                         });
                     for (index, slot) in self.slots(count, n) {
                         let output = &mut outputs[index * out_image..][..out_image];
@@ -180,6 +210,14 @@ impl Plan {
             })
         });
         outputs
+    }
+
+    /// Whether [`Self::convolve`]'s products over `n` tiles run on the bf16 dot products from
+    /// inputs transformed packed for them: on planes as they are (the 3x3 convolutions).
+    fn packs(&self, n: usize) -> bool {
+        let part = &self.part;
+        let kernel = bf16::Kernel::suited(self.products, part.out_channels, n, part.channels);
+        kernel == Some(Kernel::DotProducts) && part.inputs == Layout::Planes
     }
 
     /// The weight gradient as the weights are stored, [out_channels, in, k, k] (the tensor's
@@ -201,7 +239,8 @@ impl Plan {
     /// The sums are products over the tiles, computed as [out, in] = grads [out, tiles] x
     /// inputs [tiles, in] with the inputs transposed to tile-major rows first: gemm packs that
     /// pair of layouts at its full rate, and the one with the tiles along the rows of both at
-    /// half of it (BENCHMARKS.md).
+    /// half of it (BENCHMARKS.md). The bf16 products pack pairs of tiles, adjacent in the
+    /// inputs' lines as they are: those read them so.
     fn sum_products(&self, images: &[f32], grads: &[f32], sums: &mut [f32]) {
         let part = &self.part;
         let (tiles, in_image, out_image) = (part.tiles(), part.in_image(), part.out_image());
@@ -229,14 +268,20 @@ impl Plan {
                         .par_chunks_mut(self.pairs())
                         .enumerate()
                         .for_each(|(xi, sum)| {
-                            with_scratch(channels * n, |inputs_t| {
-                                let inputs = &inputs[xi * n..];
-                                let stride = positions * n;
-                                transpose_into(inputs, stride, channels, n, inputs_t);
+                            let (inputs, stride) = (&inputs[xi * n..], positions * n);
+                            let shape = (out_channels, channels, n);
+                            let paired = bf16::Kernel::suited(self.products, shape.0, shape.1, n);
+                            let transposed = if paired.is_some() { 0 } else { channels * n };
+                            with_scratch(transposed, |inputs_t| {
+                                let rhs = if paired.is_some() {
+                                    (inputs, stride as isize, 1)
+                                } else {
+                                    transpose_into(inputs, stride, channels, n, inputs_t);
+                                    (&*inputs_t, 1, channels as isize)
+                                };
                                 let lhs = (&outputs[xi * n..], 1, stride as isize);
-                                let rhs = (&*inputs_t, 1, channels as isize);
-                                let shape = (out_channels, channels, n);
-                                matmul_on_this_thread(shape, sum, lhs, rhs, first > 0);
+                                let (operands, threads) = ((lhs, rhs), Threads::Calling);
+                                product(self.products, shape, sum, operands, first > 0, threads);
                             })
                         });
                 }

@@ -10,14 +10,68 @@ pub(super) use pulp::Arch;
 use pulp::{Simd, WithSimd};
 
 use super::Matrix;
+use super::layout::Layout;
 use super::plan::{Part, Slot};
+use crate::backend::flex::conv::bf16::{Packed, SharedLanes};
 use crate::backend::flex::conv::im2col::with_scratch;
 
 impl Part {
     /// inputs[channel, ξ, slot] = (Bᵀ d B)[ξ] of each input block d of one image, one task per
-    /// plane of the tensor (its four space-to-depth planes read it together). The blocks of
-    /// neighbouring tiles overlap by kernel - 1 rows and columns.
+    /// plane of the tensor (its four space-to-depth planes read it together).
     pub(super) fn transform_inputs(&self, image: &[f32], inputs: &mut [f32], slot: Slot) {
+        let per_plane = self.inputs.planes_per_plane();
+        let positions = self.algorithm.positions();
+        let transform = self.input_transform(image);
+        inputs[..self.channels * positions * slot.stride]
+            .par_chunks_mut(per_plane * positions * slot.stride)
+            .enumerate()
+            .for_each(|(index, planes)| transform(index, planes, slot));
+    }
+
+    /// [`Self::transform_inputs`] as the right operands of the bf16 dot products, packed whole
+    /// (`packed`, one after the other in `lanes`, ξ by ξ), the image's tiles as the columns from
+    /// `slot.offset`: one task per pair of channels, whose transformed blocks are converted
+    /// while they are in the cache (packing them from [`Self::transform_inputs`]'s planes
+    /// afterwards cost a pass over all of them: BENCHMARKS.md, 2026-12-07 (sixth)). Planes only,
+    /// as the 3x3 convolutions have them.
+    pub(super) fn transform_inputs_packed(
+        &self,
+        image: &[f32],
+        packed: Packed,
+        lanes: SharedLanes,
+        slot: Slot,
+    ) {
+        assert!(self.inputs == Layout::Planes && packed.k == self.channels);
+        let (positions, tiles) = (self.algorithm.positions(), self.tiles());
+        let transform = self.input_transform(image);
+        let own = Slot {
+            offset: 0,
+            stride: tiles,
+        };
+        (0..self.channels.div_ceil(2))
+            .into_par_iter()
+            .for_each(|p| {
+                with_scratch(2 * positions * tiles, |lines| {
+                    let (even, odd) = lines.split_at_mut(positions * tiles);
+                    transform(2 * p, even, own);
+                    let has_odd = 2 * p + 1 < self.channels;
+                    if has_odd {
+                        transform(2 * p + 1, odd, own);
+                    }
+                    for xi in 0..positions {
+                        let (even, odd) =
+                            (&even[xi * tiles..][..tiles], &odd[xi * tiles..][..tiles]);
+                        let lanes = lanes.part(xi * packed.len(), packed.len());
+                        packed.write(lanes, p, slot.offset, even, has_odd.then_some(odd));
+                    }
+                })
+            });
+    }
+
+    /// The transform of one plane of the tensor (`index`) of `image` into its planes' lines
+    /// [per_plane, ξ, slot]. The blocks of neighbouring tiles overlap by kernel - 1 rows and
+    /// columns.
+    fn input_transform(&self, image: &[f32]) -> impl Fn(usize, &mut [f32], Slot) + Sync {
         let (tile, tile_cols, tiles) = (self.algorithm.tile, self.tile_cols(), self.tiles());
         let (side, positions) = (self.algorithm.side(), self.algorithm.positions());
         // One (row phase, block column) of the gathered blocks: the rows of tiles that the
@@ -31,44 +85,41 @@ impl Part {
         // last column.
         let rows = (self.height + self.padding).min(tile * reach);
         let (tables, arch) = (tables(self.algorithm.input), Arch::new());
-        inputs[..self.channels * positions * slot.stride]
-            .par_chunks_mut(per_plane * positions * slot.stride)
-            .enumerate()
-            .for_each(|(index, planes)| {
-                let plane = &image[index * height * width..][..height * width];
-                with_scratch(tile * side * band, |gathered| {
-                    let blocks = planes.chunks_exact_mut(positions * slot.stride);
-                    for (sub, blocks) in blocks.enumerate() {
-                        let at = self.inputs.place(index * per_plane + sub);
-                        let step = at.step as isize;
-                        // gathered[y mod tile, c, y div tile, t] = padded row y, column
-                        // tile t + c: plan pixel (y - padding, tile t + c - padding).
-                        gathered.fill(0.0);
-                        for y in 0..rows {
-                            let row = at.row + step * (y as isize - padding);
-                            if row < 0 || row >= height as isize {
-                                continue;
-                            }
-                            let line = &plane[row as usize * width..][..width];
-                            for c in 0..side {
-                                let first = at.col + step * (c as isize - padding);
-                                let to = (y % tile * side + c) * band + y / tile * tile_cols;
-                                let inside =
-                                    (self.width + self.padding).saturating_sub(c).div_ceil(tile);
-                                let values = &mut gathered[to..][..tile_cols.min(inside)];
-                                gather(line, first, step * tile as isize, values);
-                            }
+        move |index: usize, planes: &mut [f32], slot: Slot| {
+            let plane = &image[index * height * width..][..height * width];
+            with_scratch(tile * side * band, |gathered| {
+                let blocks = planes.chunks_exact_mut(positions * slot.stride);
+                for (sub, blocks) in blocks.enumerate() {
+                    let at = self.inputs.place(index * per_plane + sub);
+                    let step = at.step as isize;
+                    // gathered[y mod tile, c, y div tile, t] = padded row y, column
+                    // tile t + c: plan pixel (y - padding, tile t + c - padding).
+                    gathered.fill(0.0);
+                    for y in 0..rows {
+                        let row = at.row + step * (y as isize - padding);
+                        if row < 0 || row >= height as isize {
+                            continue;
                         }
-                        // Entry (r, c) of the blocks of every tile.
-                        let d = |r: usize, c: usize| {
-                            &gathered[(r % tile * side + c) * band + r / tile * tile_cols..]
-                        };
-                        let lines = blocks.chunks_exact_mut(slot.stride);
-                        let lines = lines.map(|line| &mut line[slot.offset..][..tiles]);
-                        combine(arch, lines, &tables, d);
+                        let line = &plane[row as usize * width..][..width];
+                        for c in 0..side {
+                            let first = at.col + step * (c as isize - padding);
+                            let to = (y % tile * side + c) * band + y / tile * tile_cols;
+                            let inside =
+                                (self.width + self.padding).saturating_sub(c).div_ceil(tile);
+                            let values = &mut gathered[to..][..tile_cols.min(inside)];
+                            gather(line, first, step * tile as isize, values);
+                        }
                     }
-                })
-            });
+                    // Entry (r, c) of the blocks of every tile.
+                    let d = |r: usize, c: usize| {
+                        &gathered[(r % tile * side + c) * band + r / tile * tile_cols..]
+                    };
+                    let lines = blocks.chunks_exact_mut(slot.stride);
+                    let lines = lines.map(|line| &mut line[slot.offset..][..tiles]);
+                    combine(arch, lines, &tables, d);
+                }
+            })
+        }
     }
 
     /// outputs of one image, in its tensor = (Aᵀ m A) of each tile's products m, one task per
