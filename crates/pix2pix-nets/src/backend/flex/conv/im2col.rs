@@ -10,6 +10,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::ConvShape;
+use super::bf16::{Packed, SharedLanes, pack_rows};
 use crate::backend::Bf16Products;
 use crate::backend::flex::dims;
 
@@ -157,43 +158,69 @@ impl Geometry {
 
     /// One image's columns [depth, pixels], into its slot of `columns`.
     pub(super) fn im2col(&self, image: &[f32], columns: &mut [f32], slot: Slot) {
+        self.with_phases(image, |phased| {
+            columns[..self.depth() * slot.stride]
+                .par_chunks_mut(slot.stride)
+                .enumerate()
+                .for_each(|(row, column)| {
+                    let column = &mut column[slot.offset..][..self.pixels()];
+                    self.column_row(phased, row, column);
+                });
+        });
+    }
+
+    /// [`Self::im2col`] as the right operand of the bf16 dot products, packed whole (`packed`
+    /// in `lanes`, [`pack_rows`]), the image's pixels as the columns from `slot.offset`.
+    pub(super) fn im2col_packed(
+        &self,
+        image: &[f32],
+        packed: Packed,
+        lanes: SharedLanes,
+        slot: Slot,
+    ) {
+        assert_eq!(packed.k, self.depth());
+        self.with_phases(image, |phased| {
+            let columns = (slot.offset, self.pixels());
+            let row = |row: usize, values: &mut [f32]| self.column_row(phased, row, values);
+            pack_rows(packed, 1, lanes, columns, row);
+        });
+    }
+
+    /// `f` of the image split by column phase (`split_phases`; with one phase, the image's own
+    /// layout).
+    fn with_phases(&self, image: &[f32], f: impl FnOnce(&[f32])) {
         if self.stride == 1 {
-            // With one phase the phased layout is the image's own.
-            self.im2col_phased(image, columns, slot);
+            f(image);
         } else {
             with_scratch(self.channels * self.phased_plane(), |phased| {
                 self.split_phases(image, phased);
-                self.im2col_phased(phased, columns, slot);
+                f(phased);
             });
         }
     }
 
-    fn im2col_phased(&self, phased: &[f32], columns: &mut [f32], slot: Slot) {
+    /// Row `row` of the column matrix, (channel, kernel row, kernel column), of one image's
+    /// phased planes: its pixels in `column`.
+    fn column_row(&self, phased: &[f32], row: usize, column: &mut [f32]) {
         let kk = self.kernel * self.kernel;
-        columns[..self.depth() * slot.stride]
-            .par_chunks_mut(slot.stride)
-            .enumerate()
-            .for_each(|(row, column)| {
-                let column = &mut column[slot.offset..][..self.pixels()];
-                let (c, kh, kw) = (
-                    row / kk,
-                    (row / self.kernel) % self.kernel,
-                    row % self.kernel,
-                );
-                let phases = &phased[c * self.phased_plane()..][..self.phased_plane()];
-                let rows = self.inside(kh, self.height, self.out_h);
-                let cols = self.inside(kw, self.width, self.out_w);
-                let tap = self.tap(kh, kw, &cols);
-                for (oh, line) in column.chunks_mut(self.out_w).enumerate() {
-                    if !rows.contains(&oh) || cols.is_empty() {
-                        line.fill(0.0);
-                        continue;
-                    }
-                    line[..cols.start].fill(0.0);
-                    line[cols.clone()].copy_from_slice(&phases[tap.line(oh)]);
-                    line[cols.end..].fill(0.0);
-                }
-            });
+        let (c, kh, kw) = (
+            row / kk,
+            (row / self.kernel) % self.kernel,
+            row % self.kernel,
+        );
+        let phases = &phased[c * self.phased_plane()..][..self.phased_plane()];
+        let rows = self.inside(kh, self.height, self.out_h);
+        let cols = self.inside(kw, self.width, self.out_w);
+        let tap = self.tap(kh, kw, &cols);
+        for (oh, line) in column.chunks_mut(self.out_w).enumerate() {
+            if !rows.contains(&oh) || cols.is_empty() {
+                line.fill(0.0);
+                continue;
+            }
+            line[..cols.start].fill(0.0);
+            line[cols.clone()].copy_from_slice(&phases[tap.line(oh)]);
+            line[cols.end..].fill(0.0);
+        }
     }
 
     /// The adjoint of `im2col`: sums one image's columns, in its slot of `columns`, back into

@@ -14,6 +14,7 @@ use burn::backend::Flex;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use super::bf16::{self, Kernel, Packed, Rhs, SharedLanes};
 use super::gemm::View;
 use super::im2col::{Geometry, Slot, with_scratch};
 use super::{ConvGradient, ConvShape, Convolutions, Threads, product};
@@ -140,28 +141,50 @@ impl Geometry {
         }
     }
 
-    /// [`Self::convolve`] through the column matrix.
+    /// [`Self::convolve`] through the column matrix, written packed for the bf16 dot products
+    /// where they compute the product ([`Self::im2col_packed`]).
     fn convolve_columns(&self, images: &[f32], weights: &[f32], out_channels: usize) -> Vec<f32> {
         let (pixels, depth) = (self.pixels(), self.depth());
         let batch = images.len() / self.image();
         let group = self.group(batch, GROUP_COLUMNS);
         let mut outputs = vec![0f32; batch * out_channels * pixels];
-        with_scratch(depth * pixels * group, |columns| {
+        let packed_len = Packed {
+            k: depth,
+            n: group * pixels,
+        }
+        .len();
+        with_scratch((depth * pixels * group).max(packed_len), |columns| {
             with_scratch(side_by_side_len(out_channels, pixels, group), |product| {
                 for (images, outputs) in images
                     .chunks(group * self.image())
                     .zip(outputs.chunks_mut(group * out_channels * pixels))
                 {
                     let n = images.len() / self.image() * pixels;
-                    for (index, image) in images.chunks(self.image()).enumerate() {
-                        self.im2col(image, columns, Slot::of(index, pixels, n));
-                    }
+                    let shape = (out_channels, n, depth);
                     let weights = (weights, 1, depth as isize);
-                    let columns = (&columns[..], 1, n as isize);
-                    if n == pixels {
-                        self.product((out_channels, n, depth), outputs, weights, columns, false);
+                    let dst = if n == pixels {
+                        &mut *outputs
                     } else {
-                        self.product((out_channels, n, depth), product, weights, columns, false);
+                        &mut *product
+                    };
+                    if Kernel::takes_packed(self.bf16, out_channels, n, depth) {
+                        let packed = Packed { k: depth, n };
+                        let lanes = SharedLanes::new(bytemuck::cast_slice_mut(columns));
+                        for (index, image) in images.chunks(self.image()).enumerate() {
+                            let slot = Slot::of(index, pixels, n);
+                            self.im2col_packed(image, packed, lanes, slot);
+                        }
+                        let lanes: &[u32] = bytemuck::cast_slice(columns);
+                        let operands = (weights, Rhs::Packed(&lanes[..packed.len()]));
+                        let (kernel, threads) = (Kernel::DotProducts, Threads::All);
+                        bf16::matmul(kernel, shape, dst, operands, false, threads);
+                    } else {
+                        for (index, image) in images.chunks(self.image()).enumerate() {
+                            self.im2col(image, columns, Slot::of(index, pixels, n));
+                        }
+                        self.product(shape, dst, weights, (&columns[..], 1, n as isize), false);
+                    }
+                    if n != pixels {
                         regroup(product, out_channels, pixels, outputs);
                     }
                 }

@@ -198,8 +198,8 @@ fn computes_only_the_tracked_gradients() {
 /// In bf16 the kernels equal Burn's f32 convolutions of the operands rounded to bf16: output,
 /// input gradient (from the rounded output gradient and weight) and weight gradient (from the
 /// rounded input and output gradient), on each of the bf16 instructions this CPU offers, on
-/// shapes whose products all suit the dot products, on wider ones that suit the tiles and on one
-/// computed directly.
+/// shapes whose products all suit the dot products (their column matrices packed for them as
+/// im2col writes them), on wider ones that suit the tiles and on one computed directly.
 #[test]
 fn bf16_products_equal_f32_products_of_rounded_operands() {
     let offered = crate::backend::bf16_products();
@@ -226,6 +226,8 @@ fn check_bf16_products(products: Bf16Products) {
         (7, 1, 3, false, 0, 12, [16, 3]),
         (4, 2, 1, false, 0, 16, [64, 64]),
         (4, 2, 1, true, 0, 8, [64, 64]),
+        // An odd depth (45 rows of columns), the two images' 81 pixels sharing panels.
+        (3, 2, 1, false, 0, 18, [5, 24]),
     ] {
         let what = format!("bf16 on {products} k{kernel} s{stride} t{transposed} c{c_in}->{c_out}");
         let x = random([2, c_in, side, side]);

@@ -5,10 +5,10 @@
 //! hence these.
 //!
 //! The layout is the classic blocked one: the left operand is packed once into panels of a
-//! kernel's rows, the right one per task into panels of `NR` columns, both as pairs of
-//! consecutive k: the two bf16 halves of a 32-bit lane, which both instructions multiply and
-//! add into one f32 lane. Each task computes a tile of `MC` x `NC` of the result, `KC` pairs of
-//! k at a time. The dot products take a left panel pair by pair (`MR` rows side by side), the
+//! kernel's rows, the right one per task into panels of `NR` columns (or whole beforehand, by a
+//! caller that produces it: [`Packed`]), both as pairs of consecutive k: the two bf16 halves of
+//! a 32-bit lane, which both instructions multiply and add into one f32 lane. Each task computes
+//! a tile of `MC` x `NC` of the result, `KC` pairs of k at a time. The dot products take a left panel pair by pair (`MR` rows side by side), the
 //! tiles row by row (each of `TILE_ROWS` rows' pairs in a line, as a tile's rows are loaded).
 
 use std::ops::Range;
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::Threads;
 use super::gemm::View;
+use super::im2col::with_scratch;
 use crate::backend::Bf16Products;
 
 #[cfg(target_arch = "x86_64")]
@@ -97,6 +98,12 @@ impl Kernel {
             }
             _ => None,
         }
+    }
+
+    /// Whether a product of this shape on `products` reads its right operand packed whole
+    /// ([`Packed`]), as callers that produce it row by row then write it: on the dot products.
+    pub(super) fn takes_packed(products: Bf16Products, m: usize, n: usize, k: usize) -> bool {
+        Kernel::suited(products, m, n, k) == Some(Kernel::DotProducts)
     }
 
     /// Whether this CPU runs the kernel.
@@ -305,9 +312,9 @@ pub(super) enum Rhs<'a> {
 
 /// The layout of a right operand of `k` rows and `n` columns packed whole for the dot products:
 /// panels of `NR` columns, each of all the pairs of k ([panel, pair, NR] lanes; zeros beyond
-/// k, anything beyond n), as [`pack`] packs a block. A caller that produces the operand row by
-/// row (Winograd's transformed inputs) writes it so, pairs of rows at a time, and the products
-/// read its panels as they lie.
+/// k, anything beyond n), as [`pack`] packs a block. Callers that produce the operand row by row
+/// (im2col, Winograd's input transform) write it so ([`pack_rows`]), and the products read its
+/// panels as they lie.
 #[derive(Clone, Copy)]
 pub(super) struct Packed {
     pub(super) k: usize,
@@ -323,14 +330,7 @@ impl Packed {
     /// Writes rows 2p (`even`) and 2p + 1 (`odd`; zeros where None) of the columns from `first`
     /// (as many as `even` holds) into `lanes`, the operand's buffer, which other threads write
     /// other rows or columns of.
-    pub(super) fn write(
-        &self,
-        lanes: SharedLanes,
-        p: usize,
-        first: usize,
-        even: &[f32],
-        odd: Option<&[f32]>,
-    ) {
+    fn write(&self, lanes: SharedLanes, p: usize, first: usize, even: &[f32], odd: Option<&[f32]>) {
         let pairs = self.k.div_ceil(2);
         assert!(lanes.1 >= self.len() && p < pairs && first + even.len() <= self.n);
         let mut col = first;
@@ -353,6 +353,36 @@ impl Packed {
     }
 }
 
+/// Writes `count` right operands, each packed whole (`packed`, one after the other in `lanes`),
+/// from rows that `rows(r, values)` computes in f32: row r of every operand at once, `values`
+/// holding `count` lines of `len` columns, the columns from `first` in each operand. One task per
+/// pair of rows, whose lines are converted while they are in the cache: a caller that wrote
+/// every row in f32 first, for the products to pack, paid a pass over all of them
+/// (BENCHMARKS.md, 2026-12-07 (sixth)).
+pub(super) fn pack_rows(
+    packed: Packed,
+    count: usize,
+    lanes: SharedLanes,
+    (first, len): (usize, usize),
+    rows: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    (0..packed.k.div_ceil(2)).into_par_iter().for_each(|p| {
+        with_scratch(2 * count * len, |values| {
+            let (even, odd) = values.split_at_mut(count * len);
+            rows(2 * p, even);
+            let has_odd = 2 * p + 1 < packed.k;
+            if has_odd {
+                rows(2 * p + 1, odd);
+            }
+            for i in 0..count {
+                let lanes = lanes.part(i * packed.len(), packed.len());
+                let odd = has_odd.then(|| &odd[i * len..][..len]);
+                packed.write(lanes, p, first, &even[i * len..][..len], odd);
+            }
+        })
+    });
+}
+
 /// A [`Packed`] operand's buffer, shared by the threads that write disjoint parts of it.
 #[derive(Clone, Copy)]
 pub(super) struct SharedLanes(*mut u32, usize);
@@ -366,7 +396,7 @@ impl SharedLanes {
     }
 
     /// Its `len` lanes from `start`.
-    pub(super) fn part(self, start: usize, len: usize) -> SharedLanes {
+    fn part(self, start: usize, len: usize) -> SharedLanes {
         assert!(start + len <= self.1);
         // SAFETY: the assert keeps the part inside the buffer.
         SharedLanes(unsafe { self.0.add(start) }, len)

@@ -216,8 +216,8 @@ impl Plan {
     /// inputs transformed packed for them: on planes as they are (the 3x3 convolutions).
     fn packs(&self, n: usize) -> bool {
         let part = &self.part;
-        let kernel = bf16::Kernel::suited(self.products, part.out_channels, n, part.channels);
-        kernel == Some(Kernel::DotProducts) && part.inputs == Layout::Planes
+        let (m, k) = (part.out_channels, part.channels);
+        Kernel::takes_packed(self.products, m, n, k) && part.inputs == Layout::Planes
     }
 
     /// The weight gradient as the weights are stored, [out_channels, in, k, k] (the tensor's

@@ -12,7 +12,7 @@ use pulp::{Simd, WithSimd};
 use super::Matrix;
 use super::layout::Layout;
 use super::plan::{Part, Slot};
-use crate::backend::flex::conv::bf16::{Packed, SharedLanes};
+use crate::backend::flex::conv::bf16::{Packed, SharedLanes, pack_rows};
 use crate::backend::flex::conv::im2col::with_scratch;
 
 impl Part {
@@ -29,11 +29,8 @@ impl Part {
     }
 
     /// [`Self::transform_inputs`] as the right operands of the bf16 dot products, packed whole
-    /// (`packed`, one after the other in `lanes`, ξ by ξ), the image's tiles as the columns from
-    /// `slot.offset`: one task per pair of channels, whose transformed blocks are converted
-    /// while they are in the cache (packing them from [`Self::transform_inputs`]'s planes
-    /// afterwards cost a pass over all of them: BENCHMARKS.md, 2026-12-07 (sixth)). Planes only,
-    /// as the 3x3 convolutions have them.
+    /// (`packed`, one after the other in `lanes`, ξ by ξ: [`pack_rows`]), the image's tiles as
+    /// the columns from `slot.offset`. Planes only, as the 3x3 convolutions have them.
     pub(super) fn transform_inputs_packed(
         &self,
         image: &[f32],
@@ -48,24 +45,8 @@ impl Part {
             offset: 0,
             stride: tiles,
         };
-        (0..self.channels.div_ceil(2))
-            .into_par_iter()
-            .for_each(|p| {
-                with_scratch(2 * positions * tiles, |lines| {
-                    let (even, odd) = lines.split_at_mut(positions * tiles);
-                    transform(2 * p, even, own);
-                    let has_odd = 2 * p + 1 < self.channels;
-                    if has_odd {
-                        transform(2 * p + 1, odd, own);
-                    }
-                    for xi in 0..positions {
-                        let (even, odd) =
-                            (&even[xi * tiles..][..tiles], &odd[xi * tiles..][..tiles]);
-                        let lanes = lanes.part(xi * packed.len(), packed.len());
-                        packed.write(lanes, p, slot.offset, even, has_odd.then_some(odd));
-                    }
-                })
-            });
+        let channel = |channel: usize, lines: &mut [f32]| transform(channel, lines, own);
+        pack_rows(packed, positions, lanes, (slot.offset, tiles), channel);
     }
 
     /// The transform of one plane of the tensor (`index`) of `image` into its planes' lines
