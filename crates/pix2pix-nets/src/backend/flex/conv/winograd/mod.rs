@@ -23,10 +23,10 @@
 //! the exact ones as the column matrix's; F(2x2, 4x4)'s filter transform has sixths and thirds,
 //! rounded once per call (the kernel tests compare all three with Burn's convolution).
 //! Under `--precision bf16` the transforms stay in f32 and the products round the transformed
-//! operands to bf16 (their sums in f32), a rounding of the same size as that of the columns'
-//! operands (the kernel tests bound both against the exact convolution). Only F(2x2, 3x3) is
-//! taken so, on the bf16 dot products; the 4x4 convolutions and everything on AMX's tiles keep
-//! the columns, where those are as fast or faster.
+//! operands to bf16 (sums in f32): errors under twice the columns' typically, a few times theirs
+//! at worst, at the borders (the kernel tests bound both against the exact convolution). Only
+//! F(2x2, 3x3) is taken so, on the bf16 dot products; the 4x4 convolutions and everything on
+//! AMX's tiles keep the columns, where those are as fast or faster.
 //!
 //! - here: the algorithms, when a convolution is computed so, and its plan;
 //! - `layout`: where a plan's planes sit in the tensors (space-to-depth);
