@@ -4,12 +4,13 @@
 //! nearest, ties to even) and the products are summed in f32. gemm 0.19 has no bf16 kernels,
 //! hence these.
 //!
-//! The layout is the classic blocked one: the left operand is packed once into panels of a
-//! kernel's rows, the right one per task into panels of `NR` columns (or whole beforehand, by a
-//! caller that produces it: [`Packed`]), both as pairs of consecutive k: the two bf16 halves of
-//! a 32-bit lane, which both instructions multiply and add into one f32 lane. Each task computes
-//! a tile of `MC` x `NC` of the result, `KC` pairs of k at a time. The dot products take a left panel pair by pair (`MR` rows side by side), the
-//! tiles row by row (each of `TILE_ROWS` rows' pairs in a line, as a tile's rows are loaded).
+//! The layout is the classic blocked one: the left operand is packed once into panels of a kernel's
+//! rows, the right one per task into panels of `NR` columns (or whole beforehand, by a caller that
+//! produces it: [`Packed`]), both as pairs of consecutive k: the two bf16 halves of a 32-bit lane,
+//! which both instructions multiply and add into one f32 lane. Each task computes a tile of `MC` x
+//! `NC` of the result, `KC` pairs of k at a time. The dot products take a left panel pair by pair
+//! (`MR` rows side by side), the tiles row by row (each of `TILE_ROWS` rows' pairs in a line, as a
+//! tile's rows are loaded).
 
 use std::ops::Range;
 
@@ -405,8 +406,8 @@ impl SharedLanes {
 
 /// [`matmul`] without the check that the CPU runs `kernel`.
 ///
-/// A product on all threads with fewer tiles than threads (a weight gradient: few rows and columns, k
-/// the pixels) is split along k as well, each part summed into a buffer of its own.
+/// A product on all threads with fewer tiles than threads (a weight gradient: few rows and
+/// columns, k the pixels) is split along k as well, each part summed into a buffer of its own.
 fn compute(
     kernel: Kernel,
     (m, n, k): (usize, usize, usize),

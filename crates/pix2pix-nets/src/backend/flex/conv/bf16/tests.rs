@@ -104,7 +104,9 @@ fn check_products_on(kernel: Kernel, threads: Threads) {
                     let got = dst[row * n + col] as f64;
                     assert!(
                         (got - expected).abs() <= 1e-5 * (size + 1.0),
-                        "{kernel:?} on {threads:?} {m}x{n}x{k} ({lhs_transposed}, {rhs_transposed}, {accumulate}) at ({row}, {col}): {got} vs {expected}"
+                        "{kernel:?} on {threads:?} {m}x{n}x{k} \
+                         ({lhs_transposed}, {rhs_transposed}, {accumulate}) \
+                         at ({row}, {col}): {got} vs {expected}"
                     );
                 }
             }

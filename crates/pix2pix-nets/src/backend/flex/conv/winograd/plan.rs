@@ -248,7 +248,8 @@ impl Plan {
             (part.out_channels, part.channels, self.positions());
         let group = self.group(images.len() / in_image.max(1));
         // Separate buffers, not one: each stays under the size from which malloc maps (and the
-        // kernel clears) fresh pages at every call (the pix2pix binary raises that size: its src/main.rs).
+        // kernel clears) fresh pages at every call (the pix2pix binary raises that size: its
+        // src/main.rs).
         with_scratch(positions * channels * group * tiles, |inputs| {
             with_scratch(positions * out_channels * group * tiles, |outputs| {
                 for (first, (images, grads)) in images
